@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import * as core from '@actions/core';
+
+type DockerConfig = Record<string, unknown> & {
+  auths?: Record<string, unknown>;
+  credHelpers?: Record<string, string>;
+};
+
+/**
+ * Folders of a Docker config folder that belong to plugins and contexts: buildx builders,
+ * compose and other CLI plugins, and `docker context` metadata. The job's config folder links
+ * them so that later Buildx, Compose and context commands behave as with the user's folder.
+ */
+const SHARED_FOLDERS = ['cli-plugins', 'buildx', 'contexts'];
+
+/** Returns the Docker config folder in effect before this action: DOCKER_CONFIG or ~/.docker. */
+export function userConfigDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DOCKER_CONFIG || join(homedir(), '.docker');
+}
+
+/**
+ * Reads config.json of `dir`. Returns an empty config when there is none, and warns and returns
+ * an empty config when it is not valid JSON, because the job's own config replaces it anyway.
+ */
+export async function readConfig(dir: string): Promise<DockerConfig> {
+  const file = join(dir, 'config.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return {};
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      return parsed as DockerConfig;
+    }
+  } catch {
+    // Reported below.
+  }
+  core.warning(`${file} is not a JSON object; none of its settings carry over to this job.`);
+  return {};
+}
+
+/**
+ * Returns the job's config: every setting of the user's config (proxies, plugin folders, current
+ * context, other credential helpers) except `auths`, whose `auth` values are plain-text
+ * passwords, and with each server's credentials sent through the helper `helperName`.
+ */
+export function buildConfig(
+  userConfig: DockerConfig,
+  servers: string[],
+  helperName: string,
+): DockerConfig {
+  const config: DockerConfig = { ...userConfig };
+  delete config.auths;
+  const credHelpers: Record<string, string> = { ...(userConfig.credHelpers ?? {}) };
+  for (const server of servers) credHelpers[server] = helperName;
+  config.credHelpers = credHelpers;
+  return config;
+}
+
+/** Creates the job's config folder (0700) with config.json (0600) and the shared links. */
+export async function writeJobConfig(
+  configDir: string,
+  sourceDir: string,
+  config: DockerConfig,
+): Promise<void> {
+  await mkdir(configDir, { recursive: true, mode: 0o700 });
+  for (const name of SHARED_FOLDERS) {
+    const target = join(sourceDir, name);
+    const link = join(configDir, name);
+    if (existsSync(target) && !existsSync(link)) await symlink(target, link);
+  }
+  await writeFile(join(configDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`, {
+    mode: 0o600,
+  });
+}
+
+/**
+ * Writes the `docker-credential-<helperName>` wrapper that later `docker` commands run. It gives
+ * the helper this job's GnuPG home and store without exporting GNUPGHOME to the whole job, which
+ * would break steps that use the user's own gpg.
+ */
+export async function writeHelperWrapper(options: {
+  binDir: string;
+  helperName: string;
+  helperPath: string;
+  gnupgHome: string;
+  storeDir: string;
+}): Promise<string> {
+  await mkdir(options.binDir, { recursive: true, mode: 0o700 });
+  const path = join(options.binDir, `docker-credential-${options.helperName}`);
+  const script = [
+    '#!/bin/sh',
+    "# Written by docker-pass-login: runs docker-credential-pass on this job's private GnuPG home",
+    '# and password store. The post step deletes it with them.',
+    'for name in $(env | sed -n "s/^\\(PASSWORD_STORE_[A-Z_]*\\)=.*/\\1/p"); do unset "$name"; done',
+    `GNUPGHOME=${shellQuote(options.gnupgHome)}`,
+    `PASSWORD_STORE_DIR=${shellQuote(options.storeDir)}`,
+    "PASSWORD_STORE_GPG_OPTS='--batch'",
+    'export GNUPGHOME PASSWORD_STORE_DIR PASSWORD_STORE_GPG_OPTS',
+    'unset GPG_AGENT_INFO',
+    `exec ${shellQuote(options.helperPath)} "$@"`,
+    '',
+  ].join('\n');
+  await writeFile(path, script, { mode: 0o700 });
+  return path;
+}
+
+/** Quotes a value for POSIX sh with single quotes. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}

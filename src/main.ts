@@ -1,0 +1,99 @@
+import { mkdir } from 'node:fs/promises';
+import * as core from '@actions/core';
+import {
+  buildConfig,
+  readConfig,
+  userConfigDir,
+  writeHelperWrapper,
+  writeJobConfig,
+} from './docker-config.js';
+import { createGnupgHome, generateKey, importKey, type EphemeralKey } from './gpg.js';
+import { readInputs } from './inputs.js';
+import { installHelper } from './install.js';
+import { dockerLogin, verifyStoredCredential } from './login.js';
+import { initStore } from './pass.js';
+import { planPaths } from './paths.js';
+import { phase } from './phase.js';
+import { helperPlatform } from './platform.js';
+import { checkTools } from './preflight.js';
+import { saveState } from './state.js';
+import { scrub } from './secrets.js';
+
+/**
+ * Main step: installs docker-credential-pass, sets up an ephemeral key, a private GnuPG home and
+ * a private password store, points a job-only Docker config at them and logs in.
+ */
+export async function runMain(): Promise<void> {
+  try {
+    await login();
+  } catch (error) {
+    core.setFailed(scrub(error instanceof Error ? error.message : String(error)));
+  }
+}
+
+async function login(): Promise<void> {
+  const inputs = readInputs();
+  const paths = planPaths(process.env.RUNNER_TEMP);
+  const servers = inputs.logins.map((entry) => entry.registry.server);
+  // Saved before anything exists, so that post can clean up after a failure at any point.
+  saveState({ ...paths, servers, logout: inputs.logout });
+
+  const platform = helperPlatform(
+    process.platform,
+    process.arch,
+    (process.config.variables as { arm_version?: string }).arm_version,
+  );
+  await phase('Check required tools', () => checkTools(process.platform));
+
+  // Key generation needs no network, so it runs while the helper downloads.
+  const keyPromise = generateKey();
+  keyPromise.catch(() => undefined);
+  const helper = await phase('Install docker-credential-pass', async () => {
+    const installed = await installHelper(inputs.helperVersion, inputs.helperMirror, platform);
+    core.info(`Version : ${inputs.helperVersion} (${platform})`);
+    core.info(`Source  : ${installed.source === 'download' ? installed.url : installed.source}`);
+    core.info(`Path    : ${installed.path}`);
+    core.info(`SHA-256 : ${installed.digest}`);
+    return installed;
+  });
+
+  const key: EphemeralKey = await phase('Create the ephemeral GnuPG key', async () => {
+    await mkdir(paths.workDir, { mode: 0o700 });
+    const generated = await keyPromise;
+    saveState({ fingerprint: generated.fingerprint });
+    await createGnupgHome(paths.gnupgHome);
+    await importKey(paths.gnupgHome, generated);
+    core.info(`Fingerprint : ${generated.fingerprint}`);
+    core.info(`GnuPG home  : ${paths.gnupgHome}`);
+    return generated;
+  });
+  core.setOutput('key-fingerprint', key.fingerprint);
+
+  await phase('Initialise the password store', async () => {
+    await mkdir(paths.storeDir, { mode: 0o700 });
+    await initStore(paths.gnupgHome, paths.storeDir, key.fingerprint);
+    core.info(`Store : ${paths.storeDir}`);
+  });
+
+  const wrapper = await phase('Write the Docker config', async () => {
+    const sourceDir = userConfigDir();
+    const config = buildConfig(await readConfig(sourceDir), servers, paths.helperName);
+    await writeJobConfig(paths.configDir, sourceDir, config);
+    const path = await writeHelperWrapper({ ...paths, helperPath: helper.path });
+    core.exportVariable('DOCKER_CONFIG', paths.configDir);
+    core.addPath(paths.binDir);
+    core.info(`Config folder  : ${paths.configDir} (settings carried over from ${sourceDir})`);
+    core.info(`Helper wrapper : ${path}`);
+    return path;
+  });
+  core.setOutput('config-dir', paths.configDir);
+
+  for (const entry of inputs.logins) {
+    await phase(`Log in to ${entry.registry.server}`, async () => {
+      const context = { configDir: paths.configDir, binDir: paths.binDir };
+      await dockerLogin(entry, context);
+      await verifyStoredCredential(entry, context, wrapper);
+      core.info(`Logged in to ${entry.registry.server} as ${entry.username}`);
+    });
+  }
+}
