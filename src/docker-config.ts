@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
@@ -47,16 +47,18 @@ export async function readConfig(dir: string): Promise<DockerConfig> {
 
 /**
  * Returns the job's config: every setting of the user's config (proxies, plugin folders, current
- * context, other credential helpers) except `auths`, whose `auth` values are plain-text
- * passwords, and with each server's credentials sent through the helper `helperName`.
+ * context, other credential helpers) with each server's credentials sent through the helper
+ * `helperName`. `auths`, whose `auth` values are plain-text passwords, is dropped unless
+ * `keepAuths` is set, which is for editing a config in place that post restores.
  */
 export function buildConfig(
   userConfig: DockerConfig,
   servers: string[],
   helperName: string,
+  keepAuths = false,
 ): DockerConfig {
   const config: DockerConfig = { ...userConfig };
-  delete config.auths;
+  if (!keepAuths) delete config.auths;
   const credHelpers: Record<string, string> = { ...(userConfig.credHelpers ?? {}) };
   for (const server of servers) credHelpers[server] = helperName;
   config.credHelpers = credHelpers;
@@ -70,7 +72,7 @@ export async function writeJobConfig(
   config: DockerConfig,
 ): Promise<void> {
   await mkdir(configDir, { recursive: true, mode: 0o700 });
-  for (const name of SHARED_FOLDERS) {
+  for (const name of configDir === sourceDir ? [] : SHARED_FOLDERS) {
     const target = join(sourceDir, name);
     const link = join(configDir, name);
     if (existsSync(target) && !existsSync(link)) await symlink(target, link);
@@ -78,6 +80,43 @@ export async function writeJobConfig(
   await writeFile(join(configDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`, {
     mode: 0o600,
   });
+}
+
+/** A copy of a config.json that the main step edits in place, for post to put back. */
+export interface ConfigBackup {
+  file: string;
+  /** Permission bits of the original file. */
+  mode: number;
+}
+
+/**
+ * Copies the config.json of `configDir`, if there is one, to `backupFile` (0600) before it is
+ * edited in place.
+ */
+export async function backUpConfig(
+  configDir: string,
+  backupFile: string,
+): Promise<ConfigBackup | undefined> {
+  const file = join(configDir, 'config.json');
+  if (!existsSync(file)) return undefined;
+  const { mode } = await stat(file);
+  await copyFile(file, backupFile);
+  await chmod(backupFile, 0o600);
+  return { file: backupFile, mode: mode & 0o7777 };
+}
+
+/**
+ * Puts back the config.json that `backUpConfig` copied, byte for byte and with its mode, or
+ * deletes the config.json that the main step created where there was none.
+ */
+export async function restoreConfig(configDir: string, backup: ConfigBackup | undefined) {
+  const file = join(configDir, 'config.json');
+  if (!backup) {
+    await rm(file, { force: true });
+    return;
+  }
+  await copyFile(backup.file, file);
+  await chmod(file, backup.mode);
 }
 
 /**

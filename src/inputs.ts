@@ -1,5 +1,8 @@
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
 import * as core from '@actions/core';
 import { parseRegistry, type Registry } from './registry.js';
+import { parseEntryList } from './registry-auth.js';
 import { maskBasicAuth, maskSecret } from './secrets.js';
 
 export interface Login {
@@ -14,6 +17,8 @@ export interface Inputs {
   logout: boolean;
   helperVersion: string;
   helperMirror: string;
+  /** Absolute folder for the job's config.json, or undefined for a new folder under RUNNER_TEMP. */
+  configDir?: string;
 }
 
 const FORK_HINT =
@@ -28,54 +33,98 @@ export function readInputs(): Inputs {
   // Masked first: nothing below may print a password that is not masked yet.
   const password = core.getInput('password', { trimWhitespace: false });
   if (password.length > 0) maskSecret(password);
-  const username = core.getInput('username');
+  const username = core.getInput('username', { trimWhitespace: false });
+  const registry = core.getInput('registry');
+  const registryAuth = core.getInput('registry-auth', { trimWhitespace: false });
 
-  const login: Login = {
-    registry: parseRegistry(core.getInput('registry')),
-    username: validateUsername(username, 'username'),
-    password: validatePassword(password, 'password'),
-  };
-  maskBasicAuth(login.username, login.password);
+  let logins: Login[];
+  if (registryAuth.trim() !== '') {
+    if (username !== '' || password !== '' || !['', 'docker.io'].includes(registry)) {
+      throw new Error(
+        "Input 'registry-auth' cannot be combined with 'registry', 'username' or 'password'. " +
+          "Put every registry into 'registry-auth', or use the three single inputs.",
+      );
+    }
+    logins = readRegistryAuth(registryAuth);
+  } else {
+    logins = [
+      {
+        registry: parseRegistry(registry),
+        username: validateUsername(username, "Input 'username'"),
+        password: validatePassword(password, "Input 'password'"),
+      },
+    ];
+  }
+  for (const login of logins) maskBasicAuth(login.username, login.password);
 
   return {
-    logins: [login],
+    logins,
     logout: readBoolean('logout'),
     helperVersion: validateHelperVersion(core.getInput('helper-version')),
     helperMirror: validateMirror(core.getInput('helper-mirror'), 'helper-mirror'),
+    configDir: resolveFolder(core.getInput('config-dir')),
   };
 }
 
 /**
  * Rejects user names that docker-credential-pass cannot store. It keeps each secret at
  * `<store>/docker-credential-helpers/<server>/<username>.gpg`, so a `/` makes a subfolder and
- * `get` then returns a wrong secret with exit code 0.
+ * `get` then returns a wrong secret with exit code 0. Returns the name without surrounding white
+ * space.
  */
-export function validateUsername(value: string, inputName: string): string {
+export function validateUsername(value: string, label: string): string {
   if (value.trim().length === 0) {
     const what = value.length === 0 ? 'is empty' : 'contains only white space';
-    throw new Error(`Input '${inputName}' ${what}. ${FORK_HINT}`);
+    throw new Error(`${label} ${what}. ${FORK_HINT}`);
   }
-  if (value.includes('/')) {
+  const name = value.trim();
+  if (name.includes('/')) {
     throw new Error(
-      `Input '${inputName}' contains '/', which docker-credential-pass cannot store: it keeps ` +
+      `${label} contains '/', which docker-credential-pass cannot store: it keeps ` +
         'each secret in a file named after the user. Use the user name without the slash.',
     );
   }
-  if ([...value].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f)) {
-    throw new Error(`Input '${inputName}' contains a line break or another control character.`);
+  if ([...name].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f)) {
+    throw new Error(`${label} contains a line break or another control character.`);
   }
-  if (value === '.' || value === '..') {
-    throw new Error(`Input '${inputName}' cannot be '${value}', which is a folder name.`);
+  if (name === '.' || name === '..') {
+    throw new Error(`${label} cannot be '${name}', which is a folder name.`);
+  }
+  return name;
+}
+
+export function validatePassword(value: string, label: string): string {
+  if (value.trim().length === 0) {
+    const what = value.length === 0 ? 'is empty' : 'contains only white space';
+    throw new Error(`${label} ${what}. ${FORK_HINT}`);
   }
   return value;
 }
 
-export function validatePassword(value: string, inputName: string): string {
-  if (value.trim().length === 0) {
-    const what = value.length === 0 ? 'is empty' : 'contains only white space';
-    throw new Error(`Input '${inputName}' ${what}. ${FORK_HINT}`);
-  }
-  return value;
+const ENTRY_KEYS = ['registry', 'username', 'password'];
+
+/**
+ * Reads the `registry-auth` list. Each password is masked as soon as it is parsed, before any
+ * entry is validated, so that no later error can print one unmasked.
+ */
+function readRegistryAuth(text: string): Login[] {
+  const entries = parseEntryList(text, 'registry-auth');
+  for (const entry of entries) if (entry.password) maskSecret(entry.password);
+  if (entries.length === 0) throw new Error("Input 'registry-auth' contains no entries.");
+  return entries.map((entry, index) => {
+    const label = `Input 'registry-auth', entry ${index + 1},`;
+    const unknown = Object.keys(entry).find((key) => !ENTRY_KEYS.includes(key));
+    if (unknown !== undefined) {
+      throw new Error(
+        `${label} has the unknown key '${unknown}'; the keys are ${ENTRY_KEYS.join(', ')}.`,
+      );
+    }
+    return {
+      registry: parseRegistry(entry.registry ?? ''),
+      username: validateUsername(entry.username ?? '', `${label} 'username'`),
+      password: validatePassword(entry.password ?? '', `${label} 'password'`),
+    };
+  });
 }
 
 /** Accepts `vX.Y.Z` tags, with an optional pre-release suffix, from v0.7.0 on. */
@@ -124,4 +173,11 @@ function readBoolean(name: string): boolean {
   if (value === 'true') return true;
   if (value === 'false') return false;
   throw new Error(`Input '${name}' is '${value}'; use 'true' or 'false'.`);
+}
+
+/** Resolves `~/` to the home folder and a relative path against the working folder. */
+function resolveFolder(value: string): string | undefined {
+  if (value === '') return undefined;
+  const expanded = value === '~' || value.startsWith('~/') ? homedir() + value.slice(1) : value;
+  return resolve(expanded);
 }

@@ -101,3 +101,18 @@ export function credentialMismatch(exitCode: number, stdout: string, login: Logi
   if (parsed.Secret !== stripTrailingNewline(login.password)) return 'it returned another secret';
   return undefined;
 }
+
+/**
+ * Erases what the helper has stored for `server`. docker-credential-pass keeps one file per user
+ * and `get` returns the first user name in lexical order, so a login as another user must erase
+ * the older entry for the new one to be returned.
+ */
+export async function eraseCredential(server: string, context: DockerContext, helper: string) {
+  await runTool(helper, ['erase'], {
+    purpose: `Erasing the stored credential of ${server}`,
+    input: server,
+    env: dockerEnv(context),
+    allowFailure: true,
+    timeoutMs: 30_000,
+  });
+}

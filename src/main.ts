@@ -1,6 +1,9 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as core from '@actions/core';
 import {
+  backUpConfig,
   buildConfig,
   readConfig,
   userConfigDir,
@@ -10,7 +13,7 @@ import {
 import { createGnupgHome, generateKey, importKey, type EphemeralKey } from './gpg.js';
 import { readInputs } from './inputs.js';
 import { installHelper } from './install.js';
-import { dockerLogin, verifyStoredCredential } from './login.js';
+import { dockerLogin, eraseCredential, verifyStoredCredential } from './login.js';
 import { initStore } from './pass.js';
 import { planPaths } from './paths.js';
 import { phase } from './phase.js';
@@ -32,11 +35,15 @@ export async function runMain(): Promise<void> {
 }
 
 async function login(): Promise<void> {
+  // Files that gpg, pass and docker create are then owner-only whatever the runner's umask.
+  process.umask(0o077);
   const inputs = readInputs();
   const paths = planPaths(process.env.RUNNER_TEMP);
   const servers = inputs.logins.map((entry) => entry.registry.server);
+  const configDir = inputs.configDir ?? paths.configDir;
+  const externalConfig = inputs.configDir !== undefined;
   // Saved before anything exists, so that post can clean up after a failure at any point.
-  saveState({ ...paths, servers, logout: inputs.logout });
+  saveState({ ...paths, configDir, servers, logout: inputs.logout });
 
   const platform = helperPlatform(
     process.platform,
@@ -77,20 +84,33 @@ async function login(): Promise<void> {
 
   const wrapper = await phase('Write the Docker config', async () => {
     const sourceDir = userConfigDir();
-    const config = buildConfig(await readConfig(sourceDir), servers, paths.helperName);
-    await writeJobConfig(paths.configDir, sourceDir, config);
+    // A config-dir that already has a config.json is edited in place and restored by post.
+    const inPlace = externalConfig && existsSync(join(configDir, 'config.json'));
+    if (externalConfig) {
+      const backupFile = join(paths.workDir, 'config.json.orig');
+      const backup = inPlace ? await backUpConfig(configDir, backupFile) : undefined;
+      // Only from here on may post restore or delete the config.json of config-dir.
+      saveState({ externalConfig, configBackup: backup });
+    }
+    const base = await readConfig(inPlace ? configDir : sourceDir);
+    const config = buildConfig(base, servers, paths.helperName, inPlace);
+    await writeJobConfig(configDir, externalConfig ? configDir : sourceDir, config);
     const path = await writeHelperWrapper({ ...paths, helperPath: helper.path });
-    core.exportVariable('DOCKER_CONFIG', paths.configDir);
+    core.exportVariable('DOCKER_CONFIG', configDir);
     core.addPath(paths.binDir);
-    core.info(`Config folder  : ${paths.configDir} (settings carried over from ${sourceDir})`);
+    const origin = inPlace
+      ? 'edited in place, backed up'
+      : `settings carried over from ${sourceDir}`;
+    core.info(`Config folder  : ${configDir} (${origin})`);
     core.info(`Helper wrapper : ${path}`);
     return path;
   });
-  core.setOutput('config-dir', paths.configDir);
+  core.setOutput('config-dir', configDir);
 
   for (const entry of inputs.logins) {
     await phase(`Log in to ${entry.registry.server}`, async () => {
-      const context = { configDir: paths.configDir, binDir: paths.binDir };
+      const context = { configDir, binDir: paths.binDir };
+      await eraseCredential(entry.registry.server, context, wrapper);
       await dockerLogin(entry, context);
       await verifyStoredCredential(entry, context, wrapper);
       core.info(`Logged in to ${entry.registry.server} as ${entry.username}`);

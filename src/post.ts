@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import * as core from '@actions/core';
 import { runTool } from './exec.js';
+import { restoreConfig } from './docker-config.js';
 import { deleteKey, stopAgent } from './gpg.js';
 import { dockerEnv } from './login.js';
 import { loadState, type SavedState } from './state.js';
@@ -46,6 +47,13 @@ async function cleanUp(state: SavedState): Promise<void> {
         }),
       );
     }
+  }
+  if (state.externalConfig && configDir) {
+    const backup = state.configBackup;
+    const what = backup
+      ? `Restoring ${configDir}/config.json`
+      : `Removing ${configDir}/config.json`;
+    await attempt(what, () => restoreConfig(configDir, backup));
   }
   if (gnupgHome && existsSync(gnupgHome)) {
     if (state.fingerprint) {

@@ -26,11 +26,11 @@ export function parseRegistry(input: string): Registry {
   const hostAndPath = withoutScheme.replace(/\/+$/, '');
   const lowerCased = hostAndPath.toLowerCase();
 
+  if (value.length > 0 && hostAndPath.length === 0) {
+    throw new Error(`Invalid registry '${input}': the host is empty.`);
+  }
   if (DOCKER_HUB_NAMES.has(lowerCased) || lowerCased === 'index.docker.io/v1') {
     return { input, server: DOCKER_HUB_SERVER };
-  }
-  if (hostAndPath.length === 0) {
-    throw new Error(`Invalid registry '${input}': the host is empty.`);
   }
   const slash = hostAndPath.indexOf('/');
   if (slash !== -1) {

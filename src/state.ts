@@ -1,4 +1,5 @@
 import * as core from '@actions/core';
+import type { ConfigBackup } from './docker-config.js';
 
 /**
  * What the post step needs to clean up. Post runs in a fresh process and sees only these values,
@@ -14,6 +15,12 @@ export interface SavedState {
   /** Suffix of the `docker-credential-<name>` wrapper that config.json names. */
   helperName?: string;
   fingerprint?: string;
+  /**
+   * Set when the `config-dir` input points at a folder outside workDir: post restores its
+   * config.json from `configBackup`, or deletes it when there was none before.
+   */
+  externalConfig?: boolean;
+  configBackup?: ConfigBackup;
   /** Server keys of the registries, as stored by `docker login`. */
   servers?: string[];
   logout?: boolean;
