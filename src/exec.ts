@@ -29,6 +29,7 @@ export class ToolError extends Error {
     message: string,
     readonly tool: string,
     readonly result: RunResult | undefined,
+    readonly timedOut = false,
   ) {
     super(message);
     this.name = 'ToolError';
@@ -87,7 +88,7 @@ export function runTool(tool: string, args: string[], options: RunOptions): Prom
       }
       if (timedOut) {
         const message = `${options.purpose} failed: ${tool} timed out after ${timeoutMs / 1000} s`;
-        reject(new ToolError(message, tool, result));
+        reject(new ToolError(message, tool, result, true));
       } else if (code === 0 || options.allowFailure) {
         resolve(result);
       } else {

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import * as core from '@actions/core';
 import { parseRegistry, type Registry } from './registry.js';
 import { parseEntryList } from './registry-auth.js';
+import type { RetryPolicy } from './login.js';
 import { maskBasicAuth, maskSecret } from './secrets.js';
 
 export interface Login {
@@ -19,6 +20,7 @@ export interface Inputs {
   helperMirror: string;
   /** Absolute folder for the job's config.json, or undefined for a new folder under RUNNER_TEMP. */
   configDir?: string;
+  retry: RetryPolicy;
 }
 
 const FORK_HINT =
@@ -63,6 +65,10 @@ export function readInputs(): Inputs {
     helperVersion: validateHelperVersion(core.getInput('helper-version')),
     helperMirror: validateMirror(core.getInput('helper-mirror'), 'helper-mirror'),
     configDir: resolveFolder(core.getInput('config-dir')),
+    retry: {
+      retries: readRetries(core.getInput('retries')),
+      delayMs: parseDuration(core.getInput('retry-delay'), 'retry-delay'),
+    },
   };
 }
 
@@ -180,4 +186,28 @@ function resolveFolder(value: string): string | undefined {
   if (value === '') return undefined;
   const expanded = value === '~' || value.startsWith('~/') ? homedir() + value.slice(1) : value;
   return resolve(expanded);
+}
+
+function readRetries(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 10) {
+    throw new Error(`Input 'retries' is '${value}'; use a whole number from 0 to 10.`);
+  }
+  return Number(value);
+}
+
+/**
+ * Parses a duration such as `5s`, `500ms` or `1m`; a bare number is seconds. Returns
+ * milliseconds.
+ */
+export function parseDuration(value: string, inputName: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(value.trim());
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+  const ms = match ? Number(match[1]) * units[match[2] ?? 's'] : NaN;
+  if (!Number.isFinite(ms) || ms > 600_000) {
+    throw new Error(
+      `Input '${inputName}' is '${value}'; use a duration of at most 10 minutes such as ` +
+        "'5s', '500ms' or '1m'.",
+    );
+  }
+  return ms;
 }

@@ -1,4 +1,5 @@
 import { delimiter } from 'node:path';
+import * as core from '@actions/core';
 import { runTool, toolMessage, ToolError } from './exec.js';
 import type { Login } from './inputs.js';
 import { DOCKER_HUB_SERVER } from './registry.js';
@@ -18,50 +19,105 @@ export function dockerEnv(context: DockerContext): NodeJS.ProcessEnv {
   };
 }
 
+/** How often and how long to retry a login that failed for a reason that may pass. */
+export interface RetryPolicy {
+  retries: number;
+  /** Delay before the first retry, in ms; it doubles with each further retry. */
+  delayMs: number;
+}
+
+export type LoginFailure = 'rejected' | 'unreachable' | 'server error' | 'other';
+
 const REJECTED =
   /unauthorized|authentication required|incorrect username or password|denied|\b40[13]\b/i;
+const SERVER_ERROR = /\b(?:5\d\d|429)\b|too many requests|service unavailable|bad gateway/i;
 const UNREACHABLE =
-  /connection refused|no such host|i\/o timeout|timeout|no route to host|network is unreachable|connection reset|tls: |x509: |server gave HTTP response/i;
+  /connection refused|no such host|i\/o timeout|timed out|timeout|no route to host|network is unreachable|connection reset|\beof\b|tls: |x509: /i;
 
 /**
- * Runs `docker login --password-stdin` with the password on stdin. Throws an error that names the
- * registry and the user and says whether the registry rejected the credentials or could not be
- * reached.
+ * Classifies a failed `docker login` by its last line, which carries the final error; earlier
+ * lines can be notes about endpoints it tried first, such as plain HTTP on a loopback registry.
  */
-export async function dockerLogin(login: Login, context: DockerContext): Promise<void> {
+export function classifyLoginFailure(output: string): LoginFailure {
+  const lines = output.split('\n').filter((line) => line.trim() !== '');
+  const last = lines[lines.length - 1] ?? '';
+  if (REJECTED.test(last)) return 'rejected';
+  if (SERVER_ERROR.test(last)) return 'server error';
+  if (UNREACHABLE.test(last)) return 'unreachable';
+  return 'other';
+}
+
+/**
+ * Runs `docker login --password-stdin` with the password on stdin. A registry that cannot be
+ * reached or answers with a server error is retried with exponential backoff; rejected
+ * credentials are not. Throws an error that names the registry and the user and says why.
+ */
+export async function dockerLogin(
+  login: Login,
+  context: DockerContext,
+  policy: RetryPolicy,
+): Promise<void> {
   const server = login.registry.server;
   const args = ['login', '--username', login.username, '--password-stdin'];
   // Without a server argument the docker CLI logs in to Docker Hub under its own key.
   if (server !== DOCKER_HUB_SERVER) args.push(server);
-  try {
-    await runTool('docker', args, {
-      purpose: `Logging in to ${server}`,
-      input: login.password,
-      env: dockerEnv(context),
-      timeoutMs: 120_000,
-    });
-  } catch (error) {
-    throw explainLoginError(error, login);
+  for (let attempt = 0; ; attempt++) {
+    let failure: { kind: LoginFailure; detail: string };
+    try {
+      await runTool('docker', args, {
+        purpose: `Logging in to ${server}`,
+        input: login.password,
+        env: dockerEnv(context),
+        timeoutMs: 120_000,
+      });
+      return;
+    } catch (error) {
+      if (!(error instanceof ToolError) || !error.result) throw error;
+      const output = `${error.result.stderr}\n${error.result.stdout}`;
+      const kind = error.timedOut
+        ? 'unreachable'
+        : classifyLoginFailure(error.result.stderr || output);
+      failure = { kind, detail: error.timedOut ? error.message : toolMessage(error.result) };
+    }
+    const transient = failure.kind === 'unreachable' || failure.kind === 'server error';
+    if (!transient || attempt >= policy.retries) throw loginError(failure, login, attempt + 1);
+    const delayMs = policy.delayMs * 2 ** attempt;
+    core.info(
+      `Login to ${server} failed (${failure.kind}), attempt ${attempt + 1} of ` +
+        `${policy.retries + 1}; retrying in ${delayMs / 1000} s.`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
 }
 
-function explainLoginError(error: unknown, login: Login): Error {
-  if (!(error instanceof ToolError) || !error.result) return error as Error;
+function loginError(
+  failure: { kind: LoginFailure; detail: string },
+  login: Login,
+  attempts: number,
+): Error {
   const server = login.registry.server;
-  const detail = toolMessage(error.result);
-  if (UNREACHABLE.test(detail)) {
-    return new Error(
-      `Registry ${server} is not reachable from this runner. Check the registry address and ` +
-        `the network. docker login: ${detail}`,
-    );
+  const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
+  switch (failure.kind) {
+    case 'rejected':
+      return new Error(
+        `Registry ${server} rejected the credentials of user '${login.username}'. Check the ` +
+          `username and password inputs and the token's scopes. docker login: ${failure.detail}`,
+      );
+    case 'unreachable':
+      return new Error(
+        `Registry ${server} is not reachable from this runner${tries}. Check the registry ` +
+          `address and the network. docker login: ${failure.detail}`,
+      );
+    case 'server error':
+      return new Error(
+        `Registry ${server} answered with a server error${tries}; try again later. ` +
+          `docker login: ${failure.detail}`,
+      );
+    default:
+      return new Error(
+        `docker login to ${server} as '${login.username}' failed: ${failure.detail}`,
+      );
   }
-  if (REJECTED.test(detail)) {
-    return new Error(
-      `Registry ${server} rejected the credentials of user '${login.username}'. Check the ` +
-        `username and password inputs and the token's scopes. docker login: ${detail}`,
-    );
-  }
-  return new Error(`docker login to ${server} as '${login.username}' failed: ${detail}`);
 }
 
 /**

@@ -111,7 +111,7 @@ async function login(): Promise<void> {
     await phase(`Log in to ${entry.registry.server}`, async () => {
       const context = { configDir, binDir: paths.binDir };
       await eraseCredential(entry.registry.server, context, wrapper);
-      await dockerLogin(entry, context);
+      await dockerLogin(entry, context, inputs.retry);
       await verifyStoredCredential(entry, context, wrapper);
       core.info(`Logged in to ${entry.registry.server} as ${entry.username}`);
     });

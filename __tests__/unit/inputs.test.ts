@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  parseDuration,
   readInputs,
   validateHelperVersion,
   validateMirror,
@@ -12,6 +13,8 @@ const DEFAULTS: Record<string, string> = {
   username: 'octocat',
   password: 'hunter2-token',
   logout: 'true',
+  retries: '3',
+  'retry-delay': '5s',
   'helper-version': 'v0.9.8',
   'helper-mirror': 'https://github.com/docker/docker-credential-helpers/releases/download',
 };
@@ -69,6 +72,10 @@ describe('readInputs', () => {
     ['password', ' \n ', /Input 'password' contains only white space/],
     ['logout', 'yes', /Input 'logout' is 'yes'; use 'true' or 'false'/],
     ['registry', 'ghcr.io/org', /Invalid registry 'ghcr\.io\/org'/],
+    ['retries', '-1', /Input 'retries' is '-1'; use a whole number/],
+    ['retries', '11', /Input 'retries' is '11'/],
+    ['retry-delay', 'soon', /Input 'retry-delay' is 'soon'; use a duration/],
+    ['retry-delay', '1h', /Input 'retry-delay' is '1h'/],
   ])('rejects %s %j', (name, value, message) => {
     setInputs({ [name]: value });
     expect(() => readInputs()).toThrow(message);
@@ -77,6 +84,19 @@ describe('readInputs', () => {
   it('never puts the password in an error', () => {
     setInputs({ password: 'secret-value', registry: 'bad registry' });
     expect(() => readInputs()).toThrow(/^(?!.*secret-value)/s);
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['5s', 5000],
+    ['5', 5000],
+    ['500ms', 500],
+    ['0.1s', 100],
+    ['1m', 60_000],
+    ['0', 0],
+  ])('reads %s as %i ms', (value, ms) => {
+    expect(parseDuration(value, 'retry-delay')).toBe(ms);
   });
 });
 

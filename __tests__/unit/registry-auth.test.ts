@@ -123,6 +123,8 @@ describe('readInputs with registry-auth', () => {
   const defaults: Record<string, string> = {
     registry: 'docker.io',
     logout: 'true',
+    retries: '3',
+    'retry-delay': '5s',
     'helper-version': 'v0.9.8',
     'helper-mirror': 'https://mirror.example',
   };
