@@ -1,9 +1,9 @@
 import { delimiter } from 'node:path';
 import * as core from '@actions/core';
-import { runTool, toolMessage, ToolError } from './exec.js';
+import { runTool, ToolError } from './exec.js';
 import type { Login } from './inputs.js';
 import { DOCKER_HUB_SERVER } from './registry.js';
-import { stripTrailingNewline } from './secrets.js';
+import { scrub, stripTrailingNewline } from './secrets.js';
 
 export interface DockerContext {
   configDir: string;
@@ -39,12 +39,16 @@ const UNREACHABLE =
  * lines can be notes about endpoints it tried first, such as plain HTTP on a loopback registry.
  */
 export function classifyLoginFailure(output: string): LoginFailure {
-  const lines = output.split('\n').filter((line) => line.trim() !== '');
-  const last = lines[lines.length - 1] ?? '';
+  const last = finalLine(output);
   if (REJECTED.test(last)) return 'rejected';
   if (SERVER_ERROR.test(last)) return 'server error';
   if (UNREACHABLE.test(last)) return 'unreachable';
   return 'other';
+}
+
+function finalLine(output: string): string {
+  const lines = output.split('\n').filter((line) => line.trim() !== '');
+  return (lines[lines.length - 1] ?? '').trim();
 }
 
 /**
@@ -73,11 +77,10 @@ export async function dockerLogin(
       return;
     } catch (error) {
       if (!(error instanceof ToolError) || !error.result) throw error;
-      const output = `${error.result.stderr}\n${error.result.stdout}`;
-      const kind = error.timedOut
-        ? 'unreachable'
-        : classifyLoginFailure(error.result.stderr || output);
-      failure = { kind, detail: error.timedOut ? error.message : toolMessage(error.result) };
+      const output = error.result.stderr.trim() || error.result.stdout;
+      const kind = error.timedOut ? 'unreachable' : classifyLoginFailure(output);
+      // The last line is the final error; earlier ones note endpoints that docker tried first.
+      failure = { kind, detail: error.timedOut ? error.message : scrub(finalLine(output)) };
     }
     const transient = failure.kind === 'unreachable' || failure.kind === 'server error';
     if (!transient || attempt >= policy.retries) throw loginError(failure, login, attempt + 1);
