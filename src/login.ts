@@ -175,3 +175,28 @@ export async function eraseCredential(server: string, context: DockerContext, he
     timeoutMs: 30_000,
   });
 }
+
+/**
+ * Stores the credential through the job's helper, as `docker login` would, for a login that was
+ * verified against the registry API because no Docker daemon or CLI was there to do it.
+ */
+export async function storeCredential(login: Login, context: DockerContext, helper: string) {
+  const server = login.registry.server;
+  const payload = JSON.stringify({
+    ServerURL: server,
+    Username: login.username,
+    Secret: stripTrailingNewline(login.password),
+  });
+  await runTool(helper, ['store'], {
+    purpose: `Storing the credential of ${server} through the helper`,
+    input: payload,
+    env: dockerEnv(context),
+    secretOutput: true,
+    timeoutMs: 30_000,
+  });
+}
+
+/** Returns true when `docker login` failed only because no Docker daemon answered. */
+export function isDaemonUnavailable(error: unknown): boolean {
+  return error instanceof Error && /Cannot connect to the Docker daemon/i.test(error.message);
+}

@@ -11,9 +11,18 @@ import {
   writeJobConfig,
 } from './docker-config.js';
 import { createGnupgHome, generateKey, importKey, type EphemeralKey } from './gpg.js';
-import { readInputs } from './inputs.js';
+import { readInputs, type Login } from './inputs.js';
 import { installHelper } from './install.js';
-import { dockerLogin, eraseCredential, verifyStoredCredential } from './login.js';
+import {
+  dockerLogin,
+  eraseCredential,
+  isDaemonUnavailable,
+  storeCredential,
+  verifyStoredCredential,
+  type DockerContext,
+  type RetryPolicy,
+} from './login.js';
+import { verifyWithRegistry } from './registry-api.js';
 import { initStore } from './pass.js';
 import { planPaths } from './paths.js';
 import { phase } from './phase.js';
@@ -50,7 +59,7 @@ async function login(): Promise<void> {
     process.arch,
     (process.config.variables as { arm_version?: string }).arm_version,
   );
-  await phase('Check required tools', () => checkTools(process.platform));
+  const tools = await phase('Check required tools', () => checkTools(process.platform));
 
   // Key generation needs no network, so it runs while the helper downloads.
   const keyPromise = generateKey();
@@ -111,9 +120,34 @@ async function login(): Promise<void> {
     await phase(`Log in to ${entry.registry.server}`, async () => {
       const context = { configDir, binDir: paths.binDir };
       await eraseCredential(entry.registry.server, context, wrapper);
-      await dockerLogin(entry, context, inputs.retry);
+      await logIn(entry, context, wrapper, tools.docker, inputs.retry);
       await verifyStoredCredential(entry, context, wrapper);
       core.info(`Logged in to ${entry.registry.server} as ${entry.username}`);
     });
   }
+}
+
+/**
+ * Logs in with `docker login`, or, where there is no docker CLI or no daemon answers it (older
+ * CLIs need one), checks the credentials against the registry API and stores them through the
+ * helper.
+ */
+async function logIn(
+  entry: Login,
+  context: DockerContext,
+  helper: string,
+  dockerCli: boolean,
+  retry: RetryPolicy,
+): Promise<void> {
+  if (dockerCli) {
+    try {
+      await dockerLogin(entry, context, retry);
+      return;
+    } catch (error) {
+      if (!isDaemonUnavailable(error)) throw error;
+      core.info('No Docker daemon answers; checking the credentials against the registry API.');
+    }
+  }
+  await verifyWithRegistry(entry, retry);
+  await storeCredential(entry, context, helper);
 }

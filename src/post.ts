@@ -6,6 +6,7 @@ import { runTool } from './exec.js';
 import { restoreConfig } from './docker-config.js';
 import { deleteKey, stopAgent } from './gpg.js';
 import { dockerEnv } from './login.js';
+import { findOnPath } from './preflight.js';
 import { loadState, type SavedState } from './state.js';
 
 /**
@@ -39,9 +40,14 @@ async function cleanUp(state: SavedState): Promise<void> {
   const { workDir, gnupgHome, configDir, binDir } = state;
   if (configDir && binDir && existsSync(join(configDir, 'config.json'))) {
     for (const server of state.servers ?? []) {
+      // Without a docker CLI the helper erases the credential itself, as docker logout would.
+      const [tool, args] = findOnPath('docker')
+        ? ['docker', ['logout', server]]
+        : [join(binDir, `docker-credential-${state.helperName}`), ['erase']];
       await attempt(`Logging out of ${server}`, () =>
-        runTool('docker', ['logout', server], {
+        runTool(tool, args, {
           purpose: `Logging out of ${server}`,
+          input: tool === 'docker' ? '' : server,
           env: dockerEnv({ configDir, binDir }),
           timeoutMs: 30_000,
         }),

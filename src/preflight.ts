@@ -1,5 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import * as core from '@actions/core';
 import { runTool } from './exec.js';
 
 const INSTALL_HINT: Record<string, string> = {
@@ -8,8 +9,9 @@ const INSTALL_HINT: Record<string, string> = {
   gpgconf: 'install GnuPG 2.1 or newer (Debian and Ubuntu: sudo apt-get install gnupg)',
   pass: 'install pass (Debian and Ubuntu: sudo apt-get install pass)',
   getopt: 'install GNU getopt (Debian and Ubuntu: sudo apt-get install util-linux)',
-  docker: 'install the Docker CLI (Debian and Ubuntu: sudo apt-get install docker.io)',
 };
+
+const DOCKER_HINT = 'install the Docker CLI (Debian and Ubuntu: sudo apt-get install docker.io)';
 
 /** Returns the first executable named `name` on PATH, or undefined. */
 export function findOnPath(name: string, path = process.env.PATH ?? ''): string | undefined {
@@ -28,9 +30,11 @@ export function findOnPath(name: string, path = process.env.PATH ?? ''): string 
 
 /**
  * Checks that every tool the login needs is on PATH and usable, and throws one error that names
- * each missing tool and how to install it.
+ * each missing tool and how to install it. Returns whether the docker CLI is there: without it
+ * the credentials are verified against the registry API and stored for other clients, such as
+ * buildah, kaniko, crane or skopeo, that read the same config.json.
  */
-export async function checkTools(platform: NodeJS.Platform): Promise<void> {
+export async function checkTools(platform: NodeJS.Platform): Promise<{ docker: boolean }> {
   if (platform !== 'linux') {
     throw new Error(`This action runs on Linux runners only; this runner's system is ${platform}.`);
   }
@@ -41,6 +45,14 @@ export async function checkTools(platform: NodeJS.Platform): Promise<void> {
   }
   await checkGpgVersion();
   await checkGnuGetopt();
+  const docker = findOnPath('docker') !== undefined;
+  if (!docker) {
+    core.info(
+      'docker is not on PATH, so the credentials are checked against the registry API and ' +
+        `stored for clients that read config.json. To use docker in later steps, ${DOCKER_HINT}.`,
+    );
+  }
+  return { docker };
 }
 
 /** Returns the version that the first line of `gpg --version` names, such as `2.2.40`. */
