@@ -29,6 +29,7 @@ import { phase } from './phase.js';
 import { helperPlatform } from './platform.js';
 import { checkTools } from './preflight.js';
 import { saveState } from './state.js';
+import { writeSummary } from './summary.js';
 import { scrub } from './secrets.js';
 
 /**
@@ -125,6 +126,17 @@ async function login(): Promise<void> {
       core.info(`Logged in to ${entry.registry.server} as ${entry.username}`);
     });
   }
+
+  await writeSummary({
+    servers,
+    helperVersion: inputs.helperVersion,
+    helperSource: helper.source === 'download' ? helper.url : 'the tool cache',
+    fingerprint: key.fingerprint,
+    configDir,
+    externalConfig,
+    workDir: paths.workDir,
+    logout: inputs.logout,
+  });
 }
 
 /**
