@@ -130,6 +130,8 @@ export async function writeHelperWrapper(options: {
   helperPath: string;
   gnupgHome: string;
   storeDir: string;
+  /** Folder of a `pass` wrapper to put first on the helper's PATH, where pass is not installed. */
+  passDir?: string;
 }): Promise<string> {
   await mkdir(options.binDir, { recursive: true, mode: 0o700 });
   const path = join(options.binDir, `docker-credential-${options.helperName}`);
@@ -137,18 +139,35 @@ export async function writeHelperWrapper(options: {
     '#!/bin/sh',
     "# Written by docker-pass-login: runs docker-credential-pass on this job's private GnuPG home",
     '# and password store. The post step deletes it with them.',
-    'for name in $(env | sed -n "s/^\\(PASSWORD_STORE_[A-Z_]*\\)=.*/\\1/p"); do unset "$name"; done',
+    // Every variable pass 1.7.4 reads, so that the user's own pass settings cannot apply.
+    `unset ${PASS_VARIABLES.join(' ')}`,
     `GNUPGHOME=${shellQuote(options.gnupgHome)}`,
     `PASSWORD_STORE_DIR=${shellQuote(options.storeDir)}`,
     "PASSWORD_STORE_GPG_OPTS='--batch'",
     'export GNUPGHOME PASSWORD_STORE_DIR PASSWORD_STORE_GPG_OPTS',
     'unset GPG_AGENT_INFO',
+    ...(options.passDir ? [`PATH=${shellQuote(options.passDir)}:"$PATH"`, 'export PATH'] : []),
     `exec ${shellQuote(options.helperPath)} "$@"`,
     '',
   ].join('\n');
   await writeFile(path, script, { mode: 0o700 });
   return path;
 }
+
+const PASS_VARIABLES = [
+  'PASSWORD_STORE_DIR',
+  'PASSWORD_STORE_KEY',
+  'PASSWORD_STORE_GPG_OPTS',
+  'PASSWORD_STORE_X_SELECTION',
+  'PASSWORD_STORE_CLIP_TIME',
+  'PASSWORD_STORE_UMASK',
+  'PASSWORD_STORE_GENERATED_LENGTH',
+  'PASSWORD_STORE_CHARACTER_SET',
+  'PASSWORD_STORE_CHARACTER_SET_NO_SYMBOLS',
+  'PASSWORD_STORE_ENABLE_EXTENSIONS',
+  'PASSWORD_STORE_EXTENSIONS_DIR',
+  'PASSWORD_STORE_SIGNING_KEY',
+];
 
 /** Quotes a value for POSIX sh with single quotes. */
 export function shellQuote(value: string): string {

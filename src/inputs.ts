@@ -18,6 +18,7 @@ export interface Inputs {
   logout: boolean;
   helperVersion: string;
   helperMirror: string;
+  passMirror: string;
   /** Absolute folder for the job's config.json, or undefined for a new folder under RUNNER_TEMP. */
   configDir?: string;
   retry: RetryPolicy;
@@ -64,6 +65,7 @@ export function readInputs(): Inputs {
     logout: readBoolean('logout'),
     helperVersion: validateHelperVersion(core.getInput('helper-version')),
     helperMirror: validateMirror(core.getInput('helper-mirror'), 'helper-mirror'),
+    passMirror: validateMirror(core.getInput('pass-mirror'), 'pass-mirror'),
     configDir: resolveFolder(core.getInput('config-dir')),
     retry: {
       retries: readRetries(core.getInput('retries')),

@@ -6,11 +6,22 @@ import * as tc from '@actions/tool-cache';
 import { KNOWN_DIGESTS, parseChecksums } from './checksums.js';
 import type { HelperPlatform } from './platform.js';
 
-const TOOL_NAME = 'docker-credential-pass';
-/** Written next to the cached binary: the digest it was verified against when cached. */
-const DIGEST_FILE = `${TOOL_NAME}.sha256`;
+const HELPER_NAME = 'docker-credential-pass';
+/** Written next to a cached tool: the sha256 of the file it was verified by when cached. */
+const DIGEST_FILE = 'verified.sha256';
 
-export interface InstalledHelper {
+/** The pass release downloaded where pass is not installed, and its published sha256. */
+export const PASS_RELEASE = {
+  version: '1.7.4',
+  file: 'password-store-1.7.4.tar.xz',
+  sha256: 'cfa9faf659f2ed6b38e7a7c3fb43e177d00edbacc6265e6e32215ff40e3793c0',
+};
+const PASS_TOOL_NAME = 'password-store';
+/** pass is a shell script, so one cache entry serves every architecture. */
+const PASS_ARCH = 'any';
+const PASS_SCRIPT = join('src', 'password-store.sh');
+
+export interface InstalledTool {
   path: string;
   digest: string;
   source: 'tool cache' | 'download';
@@ -26,66 +37,89 @@ export async function installHelper(
   version: string,
   mirror: string,
   platform: HelperPlatform,
-): Promise<InstalledHelper> {
-  const asset = `${TOOL_NAME}-${version}.${platform}`;
+): Promise<InstalledTool> {
+  const asset = `${HELPER_NAME}-${version}.${platform}`;
   const url = `${mirror}/${version}/${asset}`;
   const cacheVersion = version.replace(/^v/, '');
+  const known = KNOWN_DIGESTS[version]?.[asset];
 
-  const cachedDir = tc.find(TOOL_NAME, cacheVersion, platform);
-  if (cachedDir) {
-    const cached = await verifyCached(cachedDir, version, asset);
-    if (cached) return { path: cached.path, digest: cached.digest, source: 'tool cache', url };
-    core.warning(
-      `The cached ${asset} in ${cachedDir} does not match its recorded digest; downloading it again.`,
-    );
-    await rm(cachedDir, { recursive: true, force: true });
-    await rm(`${cachedDir}.complete`, { force: true });
-  }
+  const cached = await findVerified(HELPER_NAME, cacheVersion, platform, HELPER_NAME, known);
+  if (cached) return { ...cached, source: 'tool cache', url };
 
-  const expected =
-    KNOWN_DIGESTS[version]?.[asset] ?? (await fetchPublishedDigest(mirror, version, asset));
-  const downloaded = await download(url, version);
-  const actual = await sha256File(downloaded);
-  if (actual !== expected) {
-    await rm(downloaded, { force: true });
-    throw new Error(
-      `Checksum mismatch for ${url}: expected sha256 ${expected}, got ${actual}. The file was ` +
-        'deleted. Check helper-mirror and helper-version; a truncated download or a changed ' +
-        'release asset gives this error.',
-    );
-  }
+  const expected = known ?? (await fetchPublishedDigest(mirror, version, asset));
+  const downloaded = await downloadVerified(url, expected, `release ${version}`);
   await chmod(downloaded, 0o755);
-  const dir = await tc.cacheFile(downloaded, TOOL_NAME, TOOL_NAME, cacheVersion, platform);
+  const dir = await tc.cacheFile(downloaded, HELPER_NAME, HELPER_NAME, cacheVersion, platform);
   await rm(downloaded, { force: true });
-  await writeFile(join(dir, DIGEST_FILE), `${actual}\n`, { mode: 0o644 });
-  return { path: join(dir, TOOL_NAME), digest: actual, source: 'download', url };
+  await writeFile(join(dir, DIGEST_FILE), `${expected}\n`, { mode: 0o644 });
+  return { path: join(dir, HELPER_NAME), digest: expected, source: 'download', url };
 }
 
-async function verifyCached(
-  dir: string,
+/**
+ * Returns pass 1.7.4's `src/password-store.sh` for runners without pass: from the tool cache, or
+ * from the release tarball at `mirror`, verified against its published sha256 and unpacked.
+ * The tarball runs unpacked; it needs bash, GNU getopt, gpg and coreutils.
+ */
+export async function installPass(mirror: string): Promise<InstalledTool> {
+  const url = `${mirror}/${PASS_RELEASE.file}`;
+  const { version } = PASS_RELEASE;
+  const cached = await findVerified(PASS_TOOL_NAME, version, PASS_ARCH, PASS_SCRIPT, undefined);
+  if (cached) return { ...cached, source: 'tool cache', url };
+
+  const tarball = await downloadVerified(url, PASS_RELEASE.sha256, `pass ${version}`);
+  let extracted: string;
+  try {
+    extracted = await tc.extractTar(tarball, undefined, 'xJ');
+  } catch (error) {
+    throw new Error(
+      `Unpacking ${PASS_RELEASE.file} failed: ${(error as Error).message}. It needs tar and xz.`,
+    );
+  } finally {
+    await rm(tarball, { force: true });
+  }
+  const root = join(extracted, `password-store-${version}`);
+  const digest = await sha256File(join(root, PASS_SCRIPT));
+  const dir = await tc.cacheDir(root, PASS_TOOL_NAME, version, PASS_ARCH);
+  await rm(extracted, { recursive: true, force: true });
+  await writeFile(join(dir, DIGEST_FILE), `${digest}\n`, { mode: 0o644 });
+  return { path: join(dir, PASS_SCRIPT), digest, source: 'download', url };
+}
+
+/**
+ * Looks a tool up in the tool cache and checks `file` against the digest recorded when it was
+ * cached (and against `known`, where the action carries one). A mismatch is a corrupted or
+ * altered entry: it is removed, with a warning, so that the caller downloads it again.
+ */
+async function findVerified(
+  tool: string,
   version: string,
-  asset: string,
+  arch: string,
+  file: string,
+  known: string | undefined,
 ): Promise<{ path: string; digest: string } | undefined> {
-  const path = join(dir, TOOL_NAME);
-  let recorded: string;
-  try {
-    recorded = (await readFile(join(dir, DIGEST_FILE), 'utf8')).trim();
-  } catch {
-    return undefined;
+  const dir = tc.find(tool, version, arch);
+  if (!dir) return undefined;
+  const path = join(dir, file);
+  const recorded = await readFile(join(dir, DIGEST_FILE), 'utf8').then(
+    (text) => text.trim(),
+    () => undefined,
+  );
+  const actual = await sha256File(path).catch(() => undefined);
+  if (actual !== undefined && actual === recorded && (known === undefined || actual === known)) {
+    return { path, digest: actual };
   }
-  const expected = KNOWN_DIGESTS[version]?.[asset] ?? recorded;
-  let actual: string;
-  try {
-    actual = await sha256File(path);
-  } catch {
-    return undefined;
-  }
-  return actual === expected && actual === recorded ? { path, digest: actual } : undefined;
+  core.warning(
+    `The cached ${tool} ${version} in ${dir} does not match the digest recorded when it was ` +
+      'cached; removing it and downloading it again.',
+  );
+  await rm(dir, { recursive: true, force: true });
+  await rm(`${dir}.complete`, { force: true });
+  return undefined;
 }
 
 async function fetchPublishedDigest(mirror: string, version: string, asset: string) {
   const url = `${mirror}/${version}/checksums.txt`;
-  const file = await download(url, version);
+  const file = await download(url, `release ${version}`);
   let digests: Map<string, string>;
   try {
     digests = parseChecksums(await readFile(file, 'utf8'));
@@ -99,19 +133,37 @@ async function fetchPublishedDigest(mirror: string, version: string, asset: stri
   return digest;
 }
 
-async function download(url: string, version: string): Promise<string> {
+/**
+ * Downloads `url` and checks its sha256 before anything else touches the file. A mismatch
+ * deletes the file and throws with both digests.
+ */
+async function downloadVerified(url: string, expected: string, what: string): Promise<string> {
+  const file = await download(url, what);
+  const actual = await sha256File(file);
+  if (actual !== expected) {
+    await rm(file, { force: true });
+    throw new Error(
+      `Checksum mismatch for ${url}: expected sha256 ${expected}, got ${actual}. The file was ` +
+        'deleted. A truncated download, a wrong mirror or a changed release file gives this ' +
+        'error.',
+    );
+  }
+  return file;
+}
+
+async function download(url: string, what: string): Promise<string> {
   try {
     return await tc.downloadTool(url);
   } catch (error) {
     const status = (error as tc.HTTPError).httpStatusCode;
     if (status === 404) {
       throw new Error(
-        `Download of ${url} failed: not found (HTTP 404). Check that release ${version} exists ` +
-          'on helper-mirror and has this file.',
+        `Download of ${url} failed: not found (HTTP 404). Check that ${what} exists on the ` +
+          'mirror and has this file.',
       );
     }
     const reason = status ? `HTTP ${status}` : (error as Error).message;
-    throw new Error(`Download of ${url} failed: ${reason}. Check helper-mirror and the network.`);
+    throw new Error(`Download of ${url} failed: ${reason}. Check the mirror URL and the network.`);
   }
 }
 

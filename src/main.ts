@@ -12,7 +12,7 @@ import {
 } from './docker-config.js';
 import { createGnupgHome, generateKey, importKey, type EphemeralKey } from './gpg.js';
 import { readInputs, type Login } from './inputs.js';
-import { installHelper } from './install.js';
+import { installHelper, installPass } from './install.js';
 import {
   dockerLogin,
   eraseCredential,
@@ -23,7 +23,7 @@ import {
   type RetryPolicy,
 } from './login.js';
 import { verifyWithRegistry } from './registry-api.js';
-import { initStore } from './pass.js';
+import { initStore, writePassWrapper } from './pass.js';
 import { planPaths } from './paths.js';
 import { phase } from './phase.js';
 import { helperPlatform } from './platform.js';
@@ -74,8 +74,20 @@ async function login(): Promise<void> {
     return installed;
   });
 
+  const passDir = tools.pass ? undefined : paths.passDir;
+  if (passDir) {
+    await phase('Install pass', async () => {
+      const installed = await installPass(inputs.passMirror);
+      await mkdir(paths.workDir, { recursive: true, mode: 0o700 });
+      await writePassWrapper(passDir, installed.path);
+      core.info(`Source  : ${installed.source === 'download' ? installed.url : installed.source}`);
+      core.info(`Script  : ${installed.path}`);
+      core.info(`SHA-256 : ${installed.digest}`);
+    });
+  }
+
   const key: EphemeralKey = await phase('Create the ephemeral GnuPG key', async () => {
-    await mkdir(paths.workDir, { mode: 0o700 });
+    await mkdir(paths.workDir, { recursive: true, mode: 0o700 });
     const generated = await keyPromise;
     saveState({ fingerprint: generated.fingerprint });
     await createGnupgHome(paths.gnupgHome);
@@ -88,7 +100,7 @@ async function login(): Promise<void> {
 
   await phase('Initialise the password store', async () => {
     await mkdir(paths.storeDir, { mode: 0o700 });
-    await initStore(paths.gnupgHome, paths.storeDir, key.fingerprint);
+    await initStore(paths.gnupgHome, paths.storeDir, key.fingerprint, passDir);
     core.info(`Store : ${paths.storeDir}`);
   });
 
@@ -105,7 +117,7 @@ async function login(): Promise<void> {
     const base = await readConfig(inPlace ? configDir : sourceDir);
     const config = buildConfig(base, servers, paths.helperName, inPlace);
     await writeJobConfig(configDir, externalConfig ? configDir : sourceDir, config);
-    const path = await writeHelperWrapper({ ...paths, helperPath: helper.path });
+    const path = await writeHelperWrapper({ ...paths, passDir, helperPath: helper.path });
     core.exportVariable('DOCKER_CONFIG', configDir);
     core.addPath(paths.binDir);
     const origin = inPlace

@@ -1,12 +1,16 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
 import { runTool } from './exec.js';
+import { shellQuote } from './docker-config.js';
 import { gpgEnv } from './gpg.js';
 
 /**
  * Environment for pass and docker-credential-pass: this job's GnuPG home and store only. Settings
  * from the user's own pass setup that would change what is encrypted to whom are removed.
  */
-export function passEnv(gnupgHome: string, storeDir: string): NodeJS.ProcessEnv {
+export function passEnv(gnupgHome: string, storeDir: string, passDir?: string): NodeJS.ProcessEnv {
   const env = gpgEnv(gnupgHome);
+  if (passDir) env.PATH = `${passDir}${delimiter}${env.PATH ?? ''}`;
   for (const name of Object.keys(env)) {
     if (name.startsWith('PASSWORD_STORE_')) delete env[name];
   }
@@ -17,10 +21,26 @@ export function passEnv(gnupgHome: string, storeDir: string): NodeJS.ProcessEnv 
 }
 
 /** Runs `pass init` so that the store encrypts every entry to the ephemeral key. */
-export async function initStore(gnupgHome: string, storeDir: string, fingerprint: string) {
+export async function initStore(
+  gnupgHome: string,
+  storeDir: string,
+  fingerprint: string,
+  passDir?: string,
+) {
   await runTool('pass', ['init', fingerprint], {
     purpose: 'Initialising the password store',
-    env: passEnv(gnupgHome, storeDir),
+    env: passEnv(gnupgHome, storeDir, passDir),
     timeoutMs: 30_000,
   });
+}
+
+/**
+ * Writes a `pass` wrapper into `passDir` that runs the release's `password-store.sh` with bash.
+ * docker-credential-pass runs `pass` from PATH by that exact name, so the helper's wrapper puts
+ * `passDir` first on its PATH. The job's own PATH is left alone.
+ */
+export async function writePassWrapper(passDir: string, script: string): Promise<void> {
+  await mkdir(passDir, { recursive: true, mode: 0o700 });
+  const body = `#!/bin/sh\nexec bash ${shellQuote(script)} "$@"\n`;
+  await writeFile(join(passDir, 'pass'), body, { mode: 0o700 });
 }

@@ -13,6 +13,8 @@ export interface WorkPaths {
   storeDir: string;
   configDir: string;
   binDir: string;
+  /** Folder of the `pass` wrapper, used only where pass is not installed. */
+  passDir: string;
   helperName: string;
 }
 
@@ -39,6 +41,7 @@ export function planPaths(runnerTemp: string | undefined): WorkPaths {
     storeDir: join(workDir, 's'),
     configDir: join(workDir, 'c'),
     binDir: join(workDir, 'b'),
+    passDir: join(workDir, 'p'),
     helperName: `pass-login-${id}`,
   };
   const socket = join(paths.gnupgHome, LONGEST_AGENT_SOCKET);

@@ -7,7 +7,6 @@ const INSTALL_HINT: Record<string, string> = {
   gpg: 'install GnuPG 2.1 or newer (Debian and Ubuntu: sudo apt-get install gnupg)',
   'gpg-agent': 'install gpg-agent (Debian and Ubuntu: sudo apt-get install gpg-agent)',
   gpgconf: 'install GnuPG 2.1 or newer (Debian and Ubuntu: sudo apt-get install gnupg)',
-  pass: 'install pass (Debian and Ubuntu: sudo apt-get install pass)',
   getopt: 'install GNU getopt (Debian and Ubuntu: sudo apt-get install util-linux)',
 };
 
@@ -30,11 +29,14 @@ export function findOnPath(name: string, path = process.env.PATH ?? ''): string 
 
 /**
  * Checks that every tool the login needs is on PATH and usable, and throws one error that names
- * each missing tool and how to install it. Returns whether the docker CLI is there: without it
- * the credentials are verified against the registry API and stored for other clients, such as
- * buildah, kaniko, crane or skopeo, that read the same config.json.
+ * each missing tool and how to install it. Returns whether the docker CLI and pass are there.
+ * Without docker the credentials are verified against the registry API and stored for other
+ * clients, such as buildah, kaniko, crane or skopeo, that read the same config.json. Without
+ * pass its release tarball is downloaded.
  */
-export async function checkTools(platform: NodeJS.Platform): Promise<{ docker: boolean }> {
+export async function checkTools(
+  platform: NodeJS.Platform,
+): Promise<{ docker: boolean; pass: boolean }> {
   if (platform !== 'linux') {
     throw new Error(`This action runs on Linux runners only; this runner's system is ${platform}.`);
   }
@@ -52,7 +54,9 @@ export async function checkTools(platform: NodeJS.Platform): Promise<{ docker: b
         `stored for clients that read config.json. To use docker in later steps, ${DOCKER_HINT}.`,
     );
   }
-  return { docker };
+  const pass = findOnPath('pass') !== undefined;
+  if (!pass) core.info('pass is not on PATH; the pass 1.7.4 release is used instead.');
+  return { docker, pass };
 }
 
 /** Returns the version that the first line of `gpg --version` names, such as `2.2.40`. */
