@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo start, on Debian 12 or Ubuntu, as root: GnuPG, pass,
 # Debian's docker-credential-pass (served by the tests' local release mirror), dockerd and the
-# CNCF distribution registry; then the npm packages.
+# CNCF distribution registry; then the npm packages, and pass's upstream release tarball from
+# Debian's source archive (the byte-identical password-store_1.7.4.orig.tar.xz), which the tests
+# serve to the action on runners without pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,23 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   gnupg gpg-agent pass util-linux tree \
   docker.io docker-registry golang-docker-credential-helpers \
-  apache2-utils openssl xz-utils ca-certificates >/dev/null
+  apache2-utils openssl xz-utils ca-certificates dpkg-dev >/dev/null
 
 npm ci --no-audit --no-fund
+
+tarball=__tests__/.downloads/password-store-1.7.4.tar.xz
+sha256=cfa9faf659f2ed6b38e7a7c3fb43e177d00edbacc6265e6e32215ff40e3793c0
+if ! echo "$sha256  $tarball" | sha256sum --check --status 2>/dev/null; then
+  mkdir -p "$(dirname "$tarball")"
+  sources=/etc/apt/sources.list.d/docker-pass-login-src.sources
+  sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >"$sources"
+  apt-get update -qq
+  download=$(mktemp -d)
+  # The Debian packaging files of the source package can be missing from a mirror; only the
+  # upstream tarball is needed, so a partial download is fine here.
+  (cd "$download" && apt-get source --download-only pass >/dev/null 2>&1) || true
+  rm -f "$sources"
+  mv "$download/password-store_1.7.4.orig.tar.xz" "$tarball"
+  rm -rf "$download"
+  echo "$sha256  $tarball" | sha256sum --check --status
+fi

@@ -101,11 +101,17 @@ function loginError(
   const server = login.registry.server;
   const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
   switch (failure.kind) {
-    case 'rejected':
+    case 'rejected': {
+      const spaces =
+        login.password.trim() !== stripTrailingNewline(login.password)
+          ? ' The password starts or ends with white space, which docker login 28 removes.'
+          : '';
       return new Error(
         `Registry ${server} rejected the credentials of user '${login.username}'. Check the ` +
-          `username and password inputs and the token's scopes. docker login: ${failure.detail}`,
+          `username and password inputs and the token's scopes.${spaces} docker login: ` +
+          failure.detail,
       );
+    }
     case 'unreachable':
       return new Error(
         `Registry ${server} is not reachable from this runner${tries}. Check the registry ` +
@@ -147,6 +153,14 @@ export async function verifyStoredCredential(login: Login, context: DockerContex
   }
 }
 
+/**
+ * Returns the forms in which `docker login --password-stdin` stores a password: CLI 20.10 drops
+ * one trailing newline, CLI 28 drops all white space around it.
+ */
+function storedForms(password: string): string[] {
+  return [stripTrailingNewline(password), password.trim()];
+}
+
 /** Describes how the helper's `get` output differs from the login, without any secret. */
 export function credentialMismatch(exitCode: number, stdout: string, login: Login) {
   if (exitCode !== 0) return `the helper exited with code ${exitCode}`;
@@ -157,7 +171,9 @@ export function credentialMismatch(exitCode: number, stdout: string, login: Logi
     return 'the helper output is not JSON';
   }
   if (parsed.Username !== login.username) return 'it returned another user name';
-  if (parsed.Secret !== stripTrailingNewline(login.password)) return 'it returned another secret';
+  if (!storedForms(login.password).includes(parsed.Secret as string)) {
+    return 'it returned another secret';
+  }
   return undefined;
 }
 

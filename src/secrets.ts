@@ -5,12 +5,17 @@ import * as core from '@actions/core';
 const registered = new Set<string>();
 
 /**
- * Masks a secret and each form of it that a tool could print: the value with the trailing newline
- * that `docker login --password-stdin` drops, each line of a multi-line value (the runner masks
+ * Masks a secret and each form of it that a tool could print: the value without the trailing
+ * newline or the surrounding white space that `docker login --password-stdin` drops, each line of a multi-line value (the runner masks
  * line by line), its JSON-escaped form (credential helpers speak JSON) and its base64.
  */
 export function maskSecret(value: string): void {
-  const forms = [value, stripTrailingNewline(value), JSON.stringify(value).slice(1, -1)];
+  const forms = [
+    value,
+    stripTrailingNewline(value),
+    value.trim(),
+    JSON.stringify(value).slice(1, -1),
+  ];
   for (const line of value.split(/\r?\n/)) {
     // Lines such as a lone brace carry no secret, and masking them would blank out the log.
     if (line.trim().length >= 4) forms.push(line, line.trim());

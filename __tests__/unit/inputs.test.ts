@@ -7,22 +7,12 @@ import {
   validateUsername,
 } from '../../src/inputs.js';
 import { DOCKER_HUB_SERVER } from '../../src/registry.js';
+import { setActionInputs } from './action-inputs.js';
 
-const DEFAULTS: Record<string, string> = {
-  registry: 'docker.io',
-  username: 'octocat',
-  password: 'hunter2-token',
-  logout: 'true',
-  retries: '3',
-  'retry-delay': '5s',
-  'helper-version': 'v0.9.8',
-  'helper-mirror': 'https://github.com/docker/docker-credential-helpers/releases/download',
-};
+let clearInputs = (): void => undefined;
 
 function setInputs(values: Record<string, string>): void {
-  for (const [name, value] of Object.entries({ ...DEFAULTS, ...values })) {
-    process.env[`INPUT_${name.toUpperCase()}`] = value;
-  }
+  clearInputs = setActionInputs({ username: 'octocat', password: 'hunter2-token', ...values });
 }
 
 describe('readInputs', () => {
@@ -36,7 +26,7 @@ describe('readInputs', () => {
   });
   afterEach(() => {
     vi.restoreAllMocks();
-    for (const name of Object.keys(DEFAULTS)) delete process.env[`INPUT_${name.toUpperCase()}`];
+    clearInputs();
   });
 
   it('reads the defaults', () => {

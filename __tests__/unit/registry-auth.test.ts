@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import { readInputs } from '../../src/inputs.js';
 import { parseEntryList } from '../../src/registry-auth.js';
+import { setActionInputs } from './action-inputs.js';
 
 const JSON_KEY =
   '{\n  "type": "service_account",\n  "private_key": "-----BEGIN-----\\nMII\\n"\n}\n';
@@ -119,21 +120,11 @@ describe('parseEntryList', () => {
 });
 
 describe('readInputs with registry-auth', () => {
-  const names = ['registry', 'username', 'password', 'registry-auth', 'logout'];
-  const defaults: Record<string, string> = {
-    registry: 'docker.io',
-    logout: 'true',
-    retries: '3',
-    'retry-delay': '5s',
-    'helper-version': 'v0.9.8',
-    'helper-mirror': 'https://mirror.example',
-  };
   const written: string[] = [];
+  let clearInputs = (): void => undefined;
 
   function setInputs(values: Record<string, string>): void {
-    for (const [name, value] of Object.entries({ ...defaults, ...values })) {
-      process.env[`INPUT_${name.toUpperCase()}`] = value;
-    }
+    clearInputs = setActionInputs(values);
   }
 
   beforeEach(() => {
@@ -145,9 +136,7 @@ describe('readInputs with registry-auth', () => {
   });
   afterEach(() => {
     vi.restoreAllMocks();
-    for (const name of [...names, ...Object.keys(defaults)]) {
-      delete process.env[`INPUT_${name.toUpperCase()}`];
-    }
+    clearInputs();
   });
 
   it('logs in to every entry and masks every password', () => {
