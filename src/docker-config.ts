@@ -147,12 +147,26 @@ export async function writeHelperWrapper(options: {
     'export GNUPGHOME PASSWORD_STORE_DIR PASSWORD_STORE_GPG_OPTS',
     'unset GPG_AGENT_INFO',
     ...(options.passDir ? [`PATH=${shellQuote(options.passDir)}:"$PATH"`, 'export PATH'] : []),
-    `exec ${shellQuote(options.helperPath)} "$@"`,
+    `helper=${shellQuote(options.helperPath)}`,
+    '[ "$1" = get ] || exec "$helper" "$@"',
+    // docker shows a helper's stderr but not its error on stdout, and otherwise goes on without
+    // credentials; say why a lookup failed when the agent with the passphrase is gone.
+    '"$helper" get && exit 0',
+    'status=$?',
+    // gpg-connect-agent exits 0 even without an agent (GnuPG 2.2), so its answer is read.
+    "if ! gpg-connect-agent --no-autostart 'GETINFO pid' /bye 2>/dev/null | grep -q '^D '; then",
+    `  echo ${shellQuote(AGENT_GONE)} >&2`,
+    'fi',
+    'exit "$status"',
     '',
   ].join('\n');
   await writeFile(path, script, { mode: 0o700 });
   return path;
 }
+
+const AGENT_GONE =
+  "docker-pass-login: the gpg-agent that holds the passphrase of this job's registry " +
+  'credentials is not running, so they cannot be decrypted. Run the login step again.';
 
 const PASS_VARIABLES = [
   'PASSWORD_STORE_DIR',

@@ -24,6 +24,14 @@ export interface RunResult {
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
+/** Process groups of the tools running now, for `killRunningTools`. */
+const running = new Set<number>();
+
+/** Kills every tool still running, with whatever it started; for a cancelled step. */
+export function killRunningTools(): void {
+  for (const pid of running) killGroup(pid);
+}
+
 export class ToolError extends Error {
   constructor(
     message: string,
@@ -55,6 +63,8 @@ export function runTool(tool: string, args: string[], options: RunOptions): Prom
       // A process group of its own lets a timeout kill the tool and whatever it started.
       detached: true,
     });
+    const pid = child.pid;
+    if (pid !== undefined) running.add(pid);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let timedOut = false;
@@ -71,12 +81,14 @@ export function runTool(tool: string, args: string[], options: RunOptions): Prom
 
     child.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
+      if (pid !== undefined) running.delete(pid);
       const reason = error.code === 'ENOENT' ? 'not found on PATH' : error.message;
       reject(new ToolError(`${options.purpose} failed: ${tool} ${reason}`, tool, undefined));
     });
 
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (pid !== undefined) running.delete(pid);
       const result: RunResult = {
         exitCode: code ?? 128,
         stdout: Buffer.concat(stdout).toString('utf8'),

@@ -52,7 +52,8 @@ export function gpgEnv(gnupgHome: string): NodeJS.ProcessEnv {
 }
 
 /**
- * Creates the GnuPG home with mode 0700 and writes gpg-agent.conf before any agent starts:
+ * Creates the GnuPG home with mode 0700 and writes gpg.conf, and gpg-agent.conf before any
+ * agent starts:
  * presetting needs `allow-preset-passphrase` at agent start, a pinentry that fails at once
  * keeps a missing passphrase from hanging the job, and a low `s2k-count` keeps each
  * decryption fast because the agent re-protects keys with its own count.
@@ -69,7 +70,9 @@ export async function createGnupgHome(gnupgHome: string): Promise<void> {
   ];
   if (falseProgram) lines.push(`pinentry-program ${falseProgram}`);
   await writeFile(join(gnupgHome, 'gpg-agent.conf'), `${lines.join('\n')}\n`, { mode: 0o600 });
-  await writeFile(join(gnupgHome, 'gpg.conf'), 'no-greeting\n', { mode: 0o600 });
+  // Without autostart, gpg fails at once when the agent is gone instead of starting one that
+  // lacks the preset passphrase and then failing at the pinentry.
+  await writeFile(join(gnupgHome, 'gpg.conf'), 'no-greeting\nno-autostart\n', { mode: 0o600 });
 }
 
 /**

@@ -151,10 +151,21 @@ async function downloadVerified(url: string, expected: string, what: string): Pr
   return file;
 }
 
+/** Time for one download, with the retries of @actions/tool-cache (3 attempts, 10 to 20 s apart). */
+const DOWNLOAD_TIMEOUT_MS = 180_000;
+
 async function download(url: string, what: string): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  // @actions/tool-cache sets no socket timeout, so a server that stops answering would hang.
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`Download of ${url} timed out after ${DOWNLOAD_TIMEOUT_MS / 1000} s.`));
+    }, DOWNLOAD_TIMEOUT_MS);
+  });
   try {
-    return await tc.downloadTool(url);
+    return await Promise.race([tc.downloadTool(url), timeout]);
   } catch (error) {
+    if ((error as Error).message.includes('timed out after')) throw error;
     const status = (error as tc.HTTPError).httpStatusCode;
     if (status === 404) {
       throw new Error(
@@ -164,6 +175,8 @@ async function download(url: string, what: string): Promise<string> {
     }
     const reason = status ? `HTTP ${status}` : (error as Error).message;
     throw new Error(`Download of ${url} failed: ${reason}. Check the mirror URL and the network.`);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
