@@ -130,8 +130,11 @@ export async function writeHelperWrapper(options: {
   helperPath: string;
   gnupgHome: string;
   storeDir: string;
-  /** Folder of a `pass` wrapper to put first on the helper's PATH, where pass is not installed. */
-  passDir?: string;
+  /**
+   * Folders to put first on the helper's PATH: a `pass` wrapper where pass is not installed, and
+   * Homebrew's GNU getopt on macOS.
+   */
+  toolDirs: string[];
 }): Promise<string> {
   await mkdir(options.binDir, { recursive: true, mode: 0o700 });
   const path = join(options.binDir, `docker-credential-${options.helperName}`);
@@ -146,7 +149,8 @@ export async function writeHelperWrapper(options: {
     "PASSWORD_STORE_GPG_OPTS='--batch'",
     'export GNUPGHOME PASSWORD_STORE_DIR PASSWORD_STORE_GPG_OPTS',
     'unset GPG_AGENT_INFO',
-    ...(options.passDir ? [`PATH=${shellQuote(options.passDir)}:"$PATH"`, 'export PATH'] : []),
+    ...options.toolDirs.map((dir) => `PATH=${shellQuote(dir)}:"$PATH"`),
+    'export PATH',
     `helper=${shellQuote(options.helperPath)}`,
     '[ "$1" = get ] || exec "$helper" "$@"',
     // docker shows a helper's stderr but not its error on stdout, and otherwise goes on without

@@ -86,6 +86,9 @@ async function login(): Promise<void> {
     });
   }
 
+  // Folders that pass and the helper need first on their PATH, and that the job's PATH lacks.
+  const toolDirs = [passDir, tools.getoptDir].filter((dir) => dir !== undefined);
+
   const key: EphemeralKey = await phase('Create the ephemeral GnuPG key', async () => {
     await mkdir(paths.workDir, { recursive: true, mode: 0o700 });
     const generated = await keyPromise;
@@ -100,7 +103,7 @@ async function login(): Promise<void> {
 
   await phase('Initialise the password store', async () => {
     await mkdir(paths.storeDir, { mode: 0o700 });
-    await initStore(paths.gnupgHome, paths.storeDir, key.fingerprint, passDir);
+    await initStore(paths.gnupgHome, paths.storeDir, key.fingerprint, toolDirs);
     core.info(`Store : ${paths.storeDir}`);
   });
 
@@ -117,7 +120,7 @@ async function login(): Promise<void> {
     const base = await readConfig(inPlace ? configDir : sourceDir);
     const config = buildConfig(base, servers, paths.helperName, inPlace);
     await writeJobConfig(configDir, externalConfig ? configDir : sourceDir, config);
-    const path = await writeHelperWrapper({ ...paths, passDir, helperPath: helper.path });
+    const path = await writeHelperWrapper({ ...paths, toolDirs, helperPath: helper.path });
     core.exportVariable('DOCKER_CONFIG', configDir);
     core.addPath(paths.binDir);
     const origin = inPlace

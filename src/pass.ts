@@ -7,10 +7,15 @@ import { gpgEnv } from './gpg.js';
 /**
  * Environment for pass and docker-credential-pass: this job's GnuPG home and store only. Settings
  * from the user's own pass setup that would change what is encrypted to whom are removed.
+ * `toolDirs` go first on PATH: the folder of a downloaded pass, or of a GNU getopt off PATH.
  */
-export function passEnv(gnupgHome: string, storeDir: string, passDir?: string): NodeJS.ProcessEnv {
+export function passEnv(
+  gnupgHome: string,
+  storeDir: string,
+  toolDirs: string[] = [],
+): NodeJS.ProcessEnv {
   const env = gpgEnv(gnupgHome);
-  if (passDir) env.PATH = `${passDir}${delimiter}${env.PATH ?? ''}`;
+  env.PATH = [...toolDirs, env.PATH ?? ''].join(delimiter);
   for (const name of Object.keys(env)) {
     if (name.startsWith('PASSWORD_STORE_')) delete env[name];
   }
@@ -25,11 +30,11 @@ export async function initStore(
   gnupgHome: string,
   storeDir: string,
   fingerprint: string,
-  passDir?: string,
+  toolDirs: string[] = [],
 ) {
   await runTool('pass', ['init', fingerprint], {
     purpose: 'Initialising the password store',
-    env: passEnv(gnupgHome, storeDir, passDir),
+    env: passEnv(gnupgHome, storeDir, toolDirs),
     timeoutMs: 30_000,
   });
 }

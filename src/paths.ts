@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
-/** Longest unix socket path: sun_path is 108 bytes on Linux, with a terminating NUL. */
-const MAX_SOCKET_PATH = 107;
+/**
+ * Longest unix socket path: sun_path is 108 bytes on Linux and 104 on macOS, with a terminating
+ * NUL.
+ */
+const MAX_SOCKET_PATH = process.platform === 'darwin' ? 103 : 107;
 /** The longest socket name gpg-agent creates in its home. */
 const LONGEST_AGENT_SOCKET = 'S.gpg-agent.browser';
 
