@@ -55,6 +55,11 @@ async function login(): Promise<void> {
   // Saved before anything exists, so that post can clean up after a failure at any point.
   saveState({ ...paths, configDir, servers, logout: inputs.logout });
 
+  if (!process.env.RUNNER_TOOL_CACHE) {
+    // The runner always sets it; outside a runner, download into RUNNER_TEMP, which it empties.
+    process.env.RUNNER_TOOL_CACHE = join(process.env.RUNNER_TEMP as string, 'dpl-tool-cache');
+    core.info(`RUNNER_TOOL_CACHE is not set; using ${process.env.RUNNER_TOOL_CACHE}.`);
+  }
   const platform = helperPlatform(
     process.platform,
     process.arch,

@@ -255,6 +255,10 @@ describe.skipIf(!canRunDockerd())('action end to end', { timeout: 300_000 }, () 
       loginInputs({ username: user, password: USERS[user] }),
     );
     await expectLoggedIn(job, main, user);
+    // docker login prints this warning only when it writes the password into config.json; the
+    // action logs docker's output at debug level, so the warning would show there.
+    expect(outputOf(main)).not.toMatch(/stored unencrypted/i);
+    expect(main.stdout).toMatch(/::debug::Login Succeeded/);
     const assetRequests = mirror.requests.map((request) => request.path);
     expect(assetRequests).toContain(mirror.checksumsPath);
     expect(assetRequests).toContain(mirror.assetPath);
