@@ -11,8 +11,8 @@ import {
   writeJobConfig,
 } from './docker-config.js';
 import { createGnupgHome, generateKey, importKey, type EphemeralKey } from './gpg.js';
-import { readInputs, type Login } from './inputs.js';
-import { installHelper, installPass } from './install.js';
+import { readInputs, type Inputs, type Login } from './inputs.js';
+import { installHelper, installPass, type InstalledTool } from './install.js';
 import {
   dockerLogin,
   eraseCredential,
@@ -22,15 +22,24 @@ import {
   type DockerContext,
   type RetryPolicy,
 } from './login.js';
-import { verifyWithRegistry } from './registry-api.js';
 import { initStore, writePassWrapper } from './pass.js';
-import { planPaths } from './paths.js';
+import { planPaths, type WorkPaths } from './paths.js';
 import { phase } from './phase.js';
 import { helperPlatform } from './platform.js';
-import { checkTools } from './preflight.js';
+import { checkTools, type Tools } from './preflight.js';
+import { verifyWithRegistry } from './registry-api.js';
+import { scrub } from './secrets.js';
 import { saveState } from './state.js';
 import { writeSummary } from './summary.js';
-import { scrub } from './secrets.js';
+
+/** Where this use of the action puts things, decided before anything is created. */
+interface Plan extends WorkPaths {
+  servers: string[];
+  /** The folder of the job's config.json: `config-dir`, or one under workDir. */
+  configDir: string;
+  /** True when `config-dir` names the folder, so post restores instead of removing it. */
+  externalConfig: boolean;
+}
 
 /**
  * Main step: installs docker-credential-pass, sets up an ephemeral key, a private GnuPG home and
@@ -48,98 +57,32 @@ async function login(): Promise<void> {
   // Files that gpg, pass and docker create are then owner-only whatever the runner's umask.
   process.umask(0o077);
   const inputs = readInputs();
-  const paths = planPaths(process.env.RUNNER_TEMP);
-  const servers = inputs.logins.map((entry) => entry.registry.server);
-  const configDir = inputs.configDir ?? paths.configDir;
-  const externalConfig = inputs.configDir !== undefined;
-  // Saved before anything exists, so that post can clean up after a failure at any point.
-  saveState({ ...paths, configDir, servers, logout: inputs.logout });
-
-  if (!process.env.RUNNER_TOOL_CACHE) {
-    // The runner always sets it; outside a runner, download into RUNNER_TEMP, which it empties.
-    process.env.RUNNER_TOOL_CACHE = join(process.env.RUNNER_TEMP as string, 'dpl-tool-cache');
-    core.info(`RUNNER_TOOL_CACHE is not set; using ${process.env.RUNNER_TOOL_CACHE}.`);
-  }
-  const platform = helperPlatform(
-    process.platform,
-    process.arch,
-    (process.config.variables as { arm_version?: string }).arm_version,
-  );
+  const plan = planJob(inputs);
   const tools = await phase('Check required tools', () => checkTools(process.platform));
 
   // Key generation needs no network, so it runs while the helper downloads.
   const keyPromise = generateKey();
   keyPromise.catch(() => undefined);
-  const helper = await phase('Install docker-credential-pass', async () => {
-    const installed = await installHelper(inputs.helperVersion, inputs.helperMirror, platform);
-    core.info(`Version : ${inputs.helperVersion} (${platform})`);
-    core.info(`Source  : ${installed.source === 'download' ? installed.url : installed.source}`);
-    core.info(`Path    : ${installed.path}`);
-    core.info(`SHA-256 : ${installed.digest}`);
-    return installed;
-  });
+  const helper = await phase('Install docker-credential-pass', () => installHelperFor(inputs));
+  const toolDirs = await installPassIfMissing(tools, inputs, plan);
 
-  const passDir = tools.pass ? undefined : paths.passDir;
-  if (passDir) {
-    await phase('Install pass', async () => {
-      const installed = await installPass(inputs.passMirror);
-      await mkdir(paths.workDir, { recursive: true, mode: 0o700 });
-      await writePassWrapper(passDir, installed.path);
-      core.info(`Source  : ${installed.source === 'download' ? installed.url : installed.source}`);
-      core.info(`Script  : ${installed.path}`);
-      core.info(`SHA-256 : ${installed.digest}`);
-    });
-  }
-
-  // Folders that pass and the helper need first on their PATH, and that the job's PATH lacks.
-  const toolDirs = [passDir, tools.getoptDir].filter((dir) => dir !== undefined);
-
-  const key: EphemeralKey = await phase('Create the ephemeral GnuPG key', async () => {
-    await mkdir(paths.workDir, { recursive: true, mode: 0o700 });
-    const generated = await keyPromise;
-    saveState({ fingerprint: generated.fingerprint });
-    await createGnupgHome(paths.gnupgHome);
-    await importKey(paths.gnupgHome, generated);
-    core.info(`Fingerprint : ${generated.fingerprint}`);
-    core.info(`GnuPG home  : ${paths.gnupgHome}`);
-    return generated;
-  });
+  const key = await phase('Create the ephemeral GnuPG key', () => setUpGnupg(plan, keyPromise));
   core.setOutput('key-fingerprint', key.fingerprint);
 
   await phase('Initialise the password store', async () => {
-    await mkdir(paths.storeDir, { mode: 0o700 });
-    await initStore(paths.gnupgHome, paths.storeDir, key.fingerprint, toolDirs);
-    core.info(`Store : ${paths.storeDir}`);
+    await mkdir(plan.storeDir, { mode: 0o700 });
+    await initStore(plan.gnupgHome, plan.storeDir, key.fingerprint, toolDirs);
+    core.info(`Store : ${plan.storeDir}`);
   });
 
-  const wrapper = await phase('Write the Docker config', async () => {
-    const sourceDir = userConfigDir();
-    // A config-dir that already has a config.json is edited in place and restored by post.
-    const inPlace = externalConfig && existsSync(join(configDir, 'config.json'));
-    if (externalConfig) {
-      const backupFile = join(paths.workDir, 'config.json.orig');
-      const backup = inPlace ? await backUpConfig(configDir, backupFile) : undefined;
-      // Only from here on may post restore or delete the config.json of config-dir.
-      saveState({ externalConfig, configBackup: backup });
-    }
-    const base = await readConfig(inPlace ? configDir : sourceDir);
-    const config = buildConfig(base, servers, paths.helperName, inPlace);
-    await writeJobConfig(configDir, externalConfig ? configDir : sourceDir, config);
-    const path = await writeHelperWrapper({ ...paths, toolDirs, helperPath: helper.path });
-    core.exportVariable('DOCKER_CONFIG', configDir);
-    core.addPath(paths.binDir);
-    const origin = inPlace
-      ? 'edited in place, backed up'
-      : `settings carried over from ${sourceDir}`;
-    core.info(`Config folder  : ${configDir} (${origin})`);
-    core.info(`Helper wrapper : ${path}`);
-    return path;
-  });
-  core.setOutput('config-dir', configDir);
+  const wrapper = await phase('Write the Docker config', () =>
+    writeDockerConfig(plan, helper, toolDirs),
+  );
+  core.setOutput('config-dir', plan.configDir);
 
   for (const entry of inputs.logins) {
     await phase(`Log in to ${entry.registry.server}`, async () => {
-      const context = { configDir, binDir: paths.binDir };
+      const context = { configDir: plan.configDir, binDir: plan.binDir };
       await eraseCredential(entry.registry.server, context, wrapper);
       await logIn(entry, context, wrapper, tools.docker, inputs.retry);
       await verifyStoredCredential(entry, context, wrapper);
@@ -148,15 +91,109 @@ async function login(): Promise<void> {
   }
 
   await writeSummary({
-    servers,
+    servers: plan.servers,
     helperVersion: inputs.helperVersion,
     helperSource: helper.source === 'download' ? helper.url : 'the tool cache',
     fingerprint: key.fingerprint,
-    configDir,
-    externalConfig,
-    workDir: paths.workDir,
+    configDir: plan.configDir,
+    externalConfig: plan.externalConfig,
+    workDir: plan.workDir,
     logout: inputs.logout,
   });
+}
+
+/**
+ * Decides every path and saves what post needs before anything exists, so that post can clean
+ * up after a failure at any point.
+ */
+function planJob(inputs: Inputs): Plan {
+  const paths = planPaths(process.env.RUNNER_TEMP);
+  const plan: Plan = {
+    ...paths,
+    servers: inputs.logins.map((entry) => entry.registry.server),
+    configDir: inputs.configDir ?? paths.configDir,
+    externalConfig: inputs.configDir !== undefined,
+  };
+  // externalConfig is saved later, once the config.json of config-dir is backed up.
+  saveState({ ...paths, servers: plan.servers, configDir: plan.configDir, logout: inputs.logout });
+
+  if (!process.env.RUNNER_TOOL_CACHE) {
+    // The runner always sets it; outside a runner, download into RUNNER_TEMP, which it empties.
+    process.env.RUNNER_TOOL_CACHE = join(process.env.RUNNER_TEMP as string, 'dpl-tool-cache');
+    core.info(`RUNNER_TOOL_CACHE is not set; using ${process.env.RUNNER_TOOL_CACHE}.`);
+  }
+  return plan;
+}
+
+async function installHelperFor(inputs: Inputs): Promise<InstalledTool> {
+  const armVersion = (process.config.variables as { arm_version?: string }).arm_version;
+  const platform = helperPlatform(process.platform, process.arch, armVersion);
+  const installed = await installHelper(inputs.helperVersion, inputs.helperMirror, platform);
+  core.info(`Version : ${inputs.helperVersion} (${platform})`);
+  core.info(`Source  : ${installed.source === 'download' ? installed.url : installed.source}`);
+  core.info(`Path    : ${installed.path}`);
+  core.info(`SHA-256 : ${installed.digest}`);
+  return installed;
+}
+
+/**
+ * Installs pass from its release tarball where it is missing, and returns the folders that pass
+ * and the helper need first on their PATH because the job's PATH lacks them.
+ */
+async function installPassIfMissing(tools: Tools, inputs: Inputs, plan: Plan): Promise<string[]> {
+  const toolDirs = tools.getoptDir ? [tools.getoptDir] : [];
+  if (tools.pass) return toolDirs;
+  await phase('Install pass', async () => {
+    const installed = await installPass(inputs.passMirror);
+    await mkdir(plan.workDir, { recursive: true, mode: 0o700 });
+    await writePassWrapper(plan.passDir, installed.path);
+    core.info(`Source  : ${installed.source === 'download' ? installed.url : installed.source}`);
+    core.info(`Script  : ${installed.path}`);
+    core.info(`SHA-256 : ${installed.digest}`);
+  });
+  return [plan.passDir, ...toolDirs];
+}
+
+async function setUpGnupg(plan: Plan, keyPromise: Promise<EphemeralKey>): Promise<EphemeralKey> {
+  await mkdir(plan.workDir, { recursive: true, mode: 0o700 });
+  const key = await keyPromise;
+  saveState({ fingerprint: key.fingerprint });
+  await createGnupgHome(plan.gnupgHome);
+  await importKey(plan.gnupgHome, key);
+  core.info(`Fingerprint : ${key.fingerprint}`);
+  core.info(`GnuPG home  : ${plan.gnupgHome}`);
+  return key;
+}
+
+/**
+ * Writes the job's config.json and the helper wrapper, exports DOCKER_CONFIG and puts the
+ * wrapper on PATH for later steps. Returns the wrapper's path.
+ */
+async function writeDockerConfig(
+  plan: Plan,
+  helper: InstalledTool,
+  toolDirs: string[],
+): Promise<string> {
+  const { configDir, externalConfig } = plan;
+  const sourceDir = userConfigDir();
+  // A config-dir that already has a config.json is edited in place and restored by post.
+  const inPlace = externalConfig && existsSync(join(configDir, 'config.json'));
+  if (externalConfig) {
+    const backupFile = join(plan.workDir, 'config.json.orig');
+    const backup = inPlace ? await backUpConfig(configDir, backupFile) : undefined;
+    // Only from here on may post restore or delete the config.json of config-dir.
+    saveState({ externalConfig, configBackup: backup });
+  }
+  const base = await readConfig(inPlace ? configDir : sourceDir);
+  const config = buildConfig(base, plan.servers, plan.helperName, inPlace);
+  await writeJobConfig(configDir, externalConfig ? configDir : sourceDir, config);
+  const wrapper = await writeHelperWrapper({ ...plan, toolDirs, helperPath: helper.path });
+  core.exportVariable('DOCKER_CONFIG', configDir);
+  core.addPath(plan.binDir);
+  const origin = inPlace ? 'edited in place, backed up' : `settings carried over from ${sourceDir}`;
+  core.info(`Config folder  : ${configDir} (${origin})`);
+  core.info(`Helper wrapper : ${wrapper}`);
+  return wrapper;
 }
 
 /**
