@@ -153,11 +153,11 @@ export async function writeHelperWrapper(options: {
     'export PATH',
     `helper=${shellQuote(options.helperPath)}`,
     '[ "$1" = get ] || exec "$helper" "$@"',
-    // docker shows a helper's stderr but not its error on stdout, and otherwise goes on without
-    // credentials; say why a lookup failed when the agent with the passphrase is gone.
+    // docker shows a helper's stderr but not its error on stdout, and then goes on without
+    // credentials. The message explains a failed lookup when the agent with the passphrase is gone.
     '"$helper" get && exit 0',
     'status=$?',
-    // gpg-connect-agent exits 0 even without an agent (GnuPG 2.2), so its answer is read.
+    // gpg-connect-agent exits 0 even without an agent (GnuPG 2.2), so its output is checked.
     "if ! gpg-connect-agent --no-autostart 'GETINFO pid' /bye 2>/dev/null | grep -q '^D '; then",
     `  echo ${shellQuote(AGENT_GONE)} >&2`,
     'fi',

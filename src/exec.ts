@@ -3,7 +3,7 @@ import * as core from '@actions/core';
 import { scrub } from './secrets.js';
 
 export interface RunOptions {
-  /** What the call is for, in a few words; it starts the error message. */
+  /** Purpose of the call in a few words, which starts the error message. */
   purpose: string;
   /** Bytes written to the tool's stdin, then stdin is closed. Secrets go here, never in args. */
   input?: string | Buffer;
@@ -75,7 +75,7 @@ export function runTool(tool: string, args: string[], options: RunOptions): Prom
 
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    // A tool that exits before reading its stdin closes the pipe; its exit code tells the story.
+    // A tool that exits before reading its stdin closes the pipe, and its exit code reports why.
     child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
 

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { runTool } from './exec.js';
 import { maskSecret } from './secrets.js';
 
-/** Lifetime of the agent's cached passphrase and of the key: longer than any job (5 days). */
+/**
+ * Lifetime of the agent's cached passphrase and of the key: 8 days, longer than the 5 days that
+ * GitHub allows a job on a self-hosted runner.
+ */
 export const KEY_LIFETIME_SECONDS = 8 * 24 * 60 * 60;
 
 export interface EphemeralKey {

@@ -4,7 +4,7 @@ import { runMain } from './main.js';
 import { runPost } from './post.js';
 
 // One bundle serves as both main and post. The runner gives post only the state that main saved,
-// so a saved flag tells them apart.
+// so a flag saved by main distinguishes the two.
 if (core.getState('isPost') === 'true') {
   await runPost();
 } else {
@@ -23,6 +23,6 @@ if (core.getState('isPost') === 'true') {
   }
   await runMain();
 }
-// A download that timed out can leave a socket open, which would keep Node running; stdout and
-// stderr are synchronous on Linux pipes and files, so nothing is lost by exiting here.
+// A download that timed out can leave a socket open, which would keep Node running. Writes to
+// stdout and stderr are synchronous for Linux pipes and files, so exiting here loses no output.
 process.exit();

@@ -9,7 +9,10 @@ import { maskBasicAuth, maskSecret } from './secrets.js';
 export interface Login {
   registry: Registry;
   username: string;
-  /** The password exactly as given; `docker login --password-stdin` drops one trailing newline. */
+  /**
+   * The password exactly as given. `docker login --password-stdin` drops one trailing newline
+   * (CLI 20.10) or all white space around it (CLI 28).
+   */
   password: string;
 }
 

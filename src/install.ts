@@ -156,7 +156,7 @@ const DOWNLOAD_TIMEOUT_MS = 180_000;
 
 async function download(url: string, what: string): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
-  // @actions/tool-cache sets no socket timeout, so a server that stops answering would hang.
+  // @actions/tool-cache sets no socket timeout, so a server that stops responding would hang the step.
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {
       reject(new Error(`Download of ${url} timed out after ${DOWNLOAD_TIMEOUT_MS / 1000} s.`));

@@ -53,7 +53,7 @@ function finalLine(output: string): string {
 
 /**
  * Runs `docker login --password-stdin` with the password on stdin. A registry that cannot be
- * reached or answers with a server error is retried with exponential backoff; rejected
+ * reached or responds with a server error is retried with exponential backoff; rejected
  * credentials are not. Throws an error that names the registry and the user and says why.
  */
 export async function dockerLogin(
@@ -119,7 +119,7 @@ function loginError(
       );
     case 'server error':
       return new Error(
-        `Registry ${server} answered with a server error${tries}; try again later. ` +
+        `Registry ${server} responded with a server error${tries}; try again later. ` +
           `docker login: ${failure.detail}`,
       );
     default:
@@ -212,7 +212,7 @@ export async function storeCredential(login: Login, context: DockerContext, help
   });
 }
 
-/** Returns true when `docker login` failed only because no Docker daemon answered. */
+/** Returns true when `docker login` failed only because no Docker daemon responded. */
 export function isDaemonUnavailable(error: unknown): boolean {
   return error instanceof Error && /Cannot connect to the Docker daemon/i.test(error.message);
 }

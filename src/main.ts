@@ -32,7 +32,7 @@ import { scrub } from './secrets.js';
 import { saveState } from './state.js';
 import { writeSummary } from './summary.js';
 
-/** Where this use of the action puts things, decided before anything is created. */
+/** Paths and settings of this use of the action, decided before anything is created. */
 interface Plan extends WorkPaths {
   servers: string[];
   /** The folder of the job's config.json: `config-dir`, or one under workDir. */
@@ -197,7 +197,7 @@ async function writeDockerConfig(
 }
 
 /**
- * Logs in with `docker login`, or, where there is no docker CLI or no daemon answers it (older
+ * Logs in with `docker login`, or, where there is no docker CLI or no daemon responds to it (older
  * CLIs need one), checks the credentials against the registry API and stores them through the
  * helper.
  */
@@ -214,7 +214,7 @@ async function logIn(
       return;
     } catch (error) {
       if (!isDaemonUnavailable(error)) throw error;
-      core.info('No Docker daemon answers; checking the credentials against the registry API.');
+      core.info('No Docker daemon responds; checking the credentials against the registry API.');
     }
   }
   await verifyWithRegistry(entry, retry);

@@ -5,7 +5,7 @@ import type { LoginFailure, RetryPolicy } from './login.js';
 import { DOCKER_HUB_SERVER } from './registry.js';
 import { stripTrailingNewline } from './secrets.js';
 
-/** Where the Docker Hub registry API answers; its credentials key is DOCKER_HUB_SERVER. */
+/** Host of the Docker Hub registry API. Its credentials are stored under DOCKER_HUB_SERVER. */
 const DOCKER_HUB_API = 'registry-1.docker.io';
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -82,8 +82,8 @@ async function verifyOnce(login: Login): Promise<void> {
   expectStatus(probe, 401, server, login);
   const challenge = parseChallenge(probe.headers.get('www-authenticate') ?? '');
   if (challenge?.scheme === 'basic') {
-    const answer = await request(`${base}/v2/`, { authorization: basic }, server);
-    expectStatus(answer, 200, server, login);
+    const response = await request(`${base}/v2/`, { authorization: basic }, server);
+    expectStatus(response, 200, server, login);
     return;
   }
   if (challenge?.scheme === 'bearer' && challenge.params.realm) {
@@ -91,9 +91,9 @@ async function verifyOnce(login: Login): Promise<void> {
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
     if (challenge.params.scope) url.searchParams.set('scope', challenge.params.scope);
     url.searchParams.set('account', login.username);
-    const answer = await request(url.toString(), { authorization: basic }, server);
-    expectStatus(answer, 200, server, login);
-    const body = (await answer.json().catch(() => ({}))) as {
+    const response = await request(url.toString(), { authorization: basic }, server);
+    expectStatus(response, 200, server, login);
+    const body = (await response.json().catch(() => ({}))) as {
       token?: string;
       access_token?: string;
     };
@@ -113,7 +113,7 @@ async function verifyOnce(login: Login): Promise<void> {
 
 /**
  * Sends `GET /v2/` over HTTPS, or over plain HTTP to a loopback registry that does not speak
- * TLS, which is what the docker daemon allows by default. Returns the base URL that answered.
+ * TLS, which is what the docker daemon allows by default. Returns the base URL that responded.
  */
 async function probeRegistry(host: string, server: string) {
   try {
@@ -154,9 +154,9 @@ function expectStatus(response: Response, expected: number, server: string, logi
   }
   if (response.status >= 500 || response.status === 429) {
     throw new RegistryError(
-      `Registry ${server} answered with a server error (${status}); try again later.`,
+      `Registry ${server} responded with a server error (${status}); try again later.`,
       'server error',
     );
   }
-  throw new RegistryError(`Registry ${server} answered unexpectedly: ${status}.`, 'other');
+  throw new RegistryError(`Registry ${server} responded unexpectedly: ${status}.`, 'other');
 }
