@@ -10,11 +10,12 @@ type DockerConfig = Record<string, unknown> & {
 };
 
 /**
- * Folders of a Docker config folder that belong to plugins and contexts: buildx builders,
- * compose and other CLI plugins, and `docker context` metadata. The job's config folder links
- * them so that later Buildx, Compose and context commands behave as with the user's folder.
+ * Entries of a Docker config folder besides config.json: buildx builders, compose and other CLI
+ * plugins, `docker context` metadata, and the TLS client files that the docker CLI reads from
+ * the config folder when DOCKER_TLS_VERIFY is set without DOCKER_CERT_PATH. The job's config
+ * folder links them so that later docker commands behave as with the user's folder.
  */
-const SHARED_FOLDERS = ['cli-plugins', 'buildx', 'contexts'];
+const SHARED_ENTRIES = ['cli-plugins', 'buildx', 'contexts', 'ca.pem', 'cert.pem', 'key.pem'];
 
 /** Returns the Docker config folder in effect before this action: DOCKER_CONFIG or ~/.docker. */
 export function userConfigDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -72,7 +73,7 @@ export async function writeJobConfig(
   config: DockerConfig,
 ): Promise<void> {
   await mkdir(configDir, { recursive: true, mode: 0o700 });
-  for (const name of configDir === sourceDir ? [] : SHARED_FOLDERS) {
+  for (const name of configDir === sourceDir ? [] : SHARED_ENTRIES) {
     const target = join(sourceDir, name);
     const link = join(configDir, name);
     if (existsSync(target) && !existsSync(link)) await symlink(target, link);

@@ -161,6 +161,9 @@ function storedForms(password: string): string[] {
   return [stripTrailingNewline(password), password.trim()];
 }
 
+/** The user name under which docker stores an identity (refresh) token instead of a password. */
+const IDENTITY_TOKEN_USER = '<token>';
+
 /** Describes how the helper's `get` output differs from the login, without any secret. */
 export function credentialMismatch(exitCode: number, stdout: string, login: Login) {
   if (exitCode !== 0) return `the helper exited with code ${exitCode}`;
@@ -169,6 +172,14 @@ export function credentialMismatch(exitCode: number, stdout: string, login: Logi
     parsed = JSON.parse(stdout) as typeof parsed;
   } catch {
     return 'the helper output is not JSON';
+  }
+  // A registry whose token server returns a refresh token (docker login asks for one with
+  // offline_token=true) makes docker store that token, under the user name `<token>`, in place
+  // of the password.
+  if (parsed.Username === IDENTITY_TOKEN_USER && login.username !== IDENTITY_TOKEN_USER) {
+    return typeof parsed.Secret === 'string' && parsed.Secret !== ''
+      ? undefined
+      : 'it returned an empty identity token';
   }
   if (parsed.Username !== login.username) return 'it returned another user name';
   if (!storedForms(login.password).includes(parsed.Secret as string)) {

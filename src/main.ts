@@ -197,9 +197,9 @@ async function writeDockerConfig(
 }
 
 /**
- * Logs in with `docker login`, or, where there is no docker CLI or no daemon responds to it (older
- * CLIs need one), checks the credentials against the registry API and stores them through the
- * helper.
+ * Logs in with `docker login`. Where there is no docker CLI, or the CLI fails because no daemon
+ * responds, it checks the credentials against the registry API and stores them through the
+ * helper instead. Docker CLI 20.10 and 28 log in without a daemon themselves.
  */
 async function logIn(
   entry: Login,

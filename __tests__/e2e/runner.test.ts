@@ -249,6 +249,32 @@ describe('Job', () => {
     }
   });
 
+  test('jobs can share HOME and tool cache', async () => {
+    const shared = await mkdtemp(join(tmpdir(), 'dpl-shared-'));
+    try {
+      const options = { home: join(shared, 'home'), toolCache: join(shared, 'tools') };
+      const first = await newJob(options);
+      const second = await newJob(options);
+      expect(second.home).toBe(first.home);
+      expect(second.toolCache).toBe(first.toolCache);
+      expect(second.runnerTemp).not.toBe(first.runnerTemp);
+      const result = await second.run('sh', ['-c', 'printf "%s|%s" "$HOME" "$RUNNER_TOOL_CACHE"']);
+      expect(result.stdout).toBe(`${options.home}|${options.toolCache}`);
+    } finally {
+      await rm(shared, { recursive: true, force: true });
+    }
+  });
+
+  test('umask applies to every step', async () => {
+    const job = await newJob({ umask: 0o000 });
+    const step = await job.run('sh', ['-c', 'umask']);
+    expect(step.stdout.trim()).toBe('0000');
+    const main = await job.runAction('main', { plain: 'p' });
+    expect(main.exitCode, describeResult(main)).toBe(0);
+    // bash keeps INPUT_WITH-DEFAULT, a name that dash would drop from the environment.
+    expect(JSON.parse(main.outputs.inputs)['INPUT_WITH-DEFAULT']).toBe('fallback');
+  });
+
   test('file commands live in RUNNER_TEMP and start empty', async () => {
     const job = await newJob();
     const result = await job.run('sh', ['-c', 'echo "$GITHUB_ENV"; wc -c < "$GITHUB_STATE"']);

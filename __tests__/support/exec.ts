@@ -9,6 +9,10 @@ export interface ExecOptions {
   input?: string | Buffer;
   /** The child's process group is killed with SIGKILL after this many ms. */
   timeoutMs?: number;
+  /** Called with the child's process id once it started, e.g. to send it a signal later. */
+  onSpawn?: (pid: number) => void;
+  /** Runs the child as this user and group; the test process must be root. */
+  user?: { uid: number; gid: number };
 }
 
 export interface ExecResult {
@@ -44,7 +48,10 @@ export function execute(
       cwd: options.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
+      uid: options.user?.uid,
+      gid: options.user?.gid,
     });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));

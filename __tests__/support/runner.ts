@@ -9,12 +9,12 @@
  * `STATE_<name>` variables saved by the main step of the same action use.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { execute, type ExecResult } from './exec.js';
+import { execute, findExecutable, type ExecResult } from './exec.js';
 import { findProcessesMentioning, stopProcesses } from './inspect.js';
 
 /** The checkout of this repository, whose action.yml and dist/ the job runs by default. */
@@ -43,6 +43,19 @@ export interface ActionDefinition {
 export interface JobOptions {
   /** Folder for HOME, RUNNER_TEMP, the tool cache and the workspace. Created when omitted. */
   root?: string;
+  /**
+   * HOME of the job, created if missing. Defaults to `<root>/home`. Runners of one machine that
+   * run as one user share it. Keep a shared HOME outside every job's root, because `dispose`
+   * stops the processes whose environment names the job's root.
+   */
+  home?: string;
+  /** RUNNER_TOOL_CACHE, created if missing. Defaults to `<root>/tool-cache`. */
+  toolCache?: string;
+  /**
+   * File mode creation mask of every step, such as 0o000, set by `/bin/bash` before the step's
+   * command runs. Defaults to the test process's umask.
+   */
+  umask?: number;
   /** Job-level environment, e.g. DOCKER_HOST. */
   env?: Record<string, string>;
   /** PATH before any `GITHUB_PATH` addition. Defaults to the test process's PATH. */
@@ -51,6 +64,11 @@ export interface JobOptions {
   actionDir?: string;
   /** Each step's process group is killed after this many ms. */
   stepTimeoutMs?: number;
+  /**
+   * Runs every step as this user and group, and makes them the owner of the job's folders. The
+   * test process must be root.
+   */
+  user?: { uid: number; gid: number };
 }
 
 export type Stage = 'main' | 'post';
@@ -72,10 +90,30 @@ export interface StepResult extends ExecResult {
   addedPath: string[];
 }
 
-export interface RunOptions {
+/** Changes to the environment of one step. */
+export interface StepEnvOptions {
+  /** Variables set for this step only, after all others; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
+  /** PATH before the `GITHUB_PATH` additions, for this step only. */
+  basePath?: string;
+  /** Called with the step's process id once it started, e.g. to send it a signal. */
+  onSpawn?: (pid: number) => void;
+}
+
+export interface RunOptions extends StepEnvOptions {
   input?: string | Buffer;
   /** Marks the step in `Job.steps` as one whose output contains a secret on purpose. */
   printsSecret?: boolean;
+}
+
+export interface ActionRunOptions extends StepEnvOptions {
+  /** The id of this use of the action; uses with the same id share inputs and state. */
+  id?: string;
+  /**
+   * The `STATE_*` variables (without the prefix) that a post step gets in place of what main
+   * saved, for tests of lost or altered state. With it, post may run without a main step.
+   */
+  state?: Record<string, string>;
 }
 
 interface ActionUse {
@@ -178,9 +216,16 @@ export class Job {
     private readonly basePath: string,
     readonly actionDir: string,
     private readonly stepTimeoutMs: number,
+    private readonly user: { uid: number; gid: number } | undefined,
+    readonly home: string,
+    readonly toolCache: string,
+    private readonly umask: number | undefined,
   ) {}
 
-  /** Creates the job's folders: `home`, `temp` (RUNNER_TEMP), `tool-cache` and `workspace`. */
+  /**
+   * Creates the job's folders: `home`, `temp` (RUNNER_TEMP), `tool-cache` and `workspace`, the
+   * first two unless the options name other folders.
+   */
   static async create(options: JobOptions = {}): Promise<Job> {
     const ownsRoot = options.root === undefined;
     const root = options.root ?? (await mkdtemp(join(tmpdir(), 'dpl-job-')));
@@ -194,23 +239,24 @@ export class Job {
       options.path ?? process.env.PATH ?? '/usr/bin:/bin',
       options.actionDir ?? REPO_ROOT,
       options.stepTimeoutMs ?? 120_000,
+      options.user,
+      options.home ?? join(root, 'home'),
+      options.toolCache ?? join(root, 'tool-cache'),
+      options.umask,
     );
     for (const folder of [job.home, job.runnerTemp, job.toolCache, job.workspace]) {
       await mkdir(folder, { recursive: true });
     }
+    if (options.user) {
+      for (const folder of [root, job.home, job.runnerTemp, job.toolCache, job.workspace]) {
+        await chown(folder, options.user.uid, options.user.gid);
+      }
+    }
     return job;
-  }
-
-  get home(): string {
-    return join(this.root, 'home');
   }
 
   get runnerTemp(): string {
     return join(this.root, 'temp');
-  }
-
-  get toolCache(): string {
-    return join(this.root, 'tool-cache');
   }
 
   get workspace(): string {
@@ -262,15 +308,20 @@ export class Job {
   async runAction(
     stage: Stage,
     inputs?: Record<string, string>,
-    options: { id?: string } = {},
+    options: ActionRunOptions = {},
   ): Promise<StepResult> {
     const id = options.id ?? 'login';
     const definition = await this.readDefinition();
     const use = this.uses.get(id);
     if (stage === 'main' && use) throw new Error(`The main step of use '${id}' already ran.`);
-    if (stage === 'post' && !use) throw new Error(`Post of use '${id}' runs before its main.`);
+    if (stage === 'post' && !use && !options.state) {
+      throw new Error(`Post of use '${id}' runs before its main.`);
+    }
     const requestedInputs = inputs ?? use?.inputs ?? {};
-    const resolvedInputs = resolveInputs(definition, requestedInputs);
+    // The action downloads pass from `pass-mirror` only where the step's PATH has no pass.
+    const passOnPath =
+      findExecutable('pass', this.applyOptions(this.env, options).PATH) !== undefined;
+    const resolvedInputs = resolveInputs(definition, requestedInputs, passOnPath);
 
     const script = stage === 'main' ? definition.main : definition.post;
     if (!script) throw new Error(`action.yml in ${this.actionDir} has no runs.post.`);
@@ -283,11 +334,16 @@ export class Job {
     for (const [name, value] of Object.entries(resolvedInputs)) {
       env[inputVariable(name)] = value;
     }
-    if (stage === 'post' && use) {
-      for (const [name, value] of Object.entries(use.state)) env[`STATE_${name}`] = value;
-    }
+    const state = stage === 'post' ? (options.state ?? use?.state ?? {}) : {};
+    for (const [name, value] of Object.entries(state)) env[`STATE_${name}`] = value;
 
-    const result = await this.runStep(`${stage} ${id}`, process.execPath, [scriptPath], env, {});
+    const result = await this.runStep(
+      `${stage} ${id}`,
+      process.execPath,
+      [scriptPath],
+      this.applyOptions(env, options),
+      { onSpawn: options.onSpawn },
+    );
     if (stage === 'main') this.uses.set(id, { inputs: requestedInputs, state: result.state });
     return result;
   }
@@ -295,7 +351,7 @@ export class Job {
   /** Runs a command as a later workflow step, with the job's environment and PATH. */
   async run(command: string, args: string[] = [], options: RunOptions = {}): Promise<StepResult> {
     const name = [command, ...args].join(' ');
-    return this.runStep(name, command, args, this.env, options);
+    return this.runStep(name, command, args, this.applyOptions(this.env, options), options);
   }
 
   /**
@@ -310,6 +366,19 @@ export class Job {
       await stopProcesses(leftovers.map((entry) => entry.pid));
     }
     if (this.ownsRoot) await rm(this.root, { recursive: true, force: true });
+  }
+
+  /** Applies a step's own PATH and variables to `env`. */
+  private applyOptions(env: NodeJS.ProcessEnv, options: StepEnvOptions): NodeJS.ProcessEnv {
+    const result: NodeJS.ProcessEnv = { ...env };
+    if (options.basePath !== undefined) {
+      result.PATH = [...this.prependedPath].reverse().concat(options.basePath).join(delimiter);
+    }
+    for (const [name, value] of Object.entries(options.env ?? {})) {
+      if (value === undefined) delete result[name];
+      else result[name] = value;
+    }
+    return result;
   }
 
   private async readDefinition(): Promise<ActionDefinition> {
@@ -335,12 +404,28 @@ export class Job {
       GITHUB_STEP_SUMMARY: join(folder, `step_summary_${this.stepCount}`),
     };
     for (const file of Object.values(files)) await writeFile(file, '');
+    if (this.user) {
+      for (const path of [folder, ...Object.values(files)]) {
+        await chown(path, this.user.uid, this.user.gid);
+      }
+    }
 
-    const result = await execute(command, args, {
+    // bash, not sh: dash drops variables whose names are not shell identifiers, such as
+    // INPUT_HELPER-VERSION. `exec` keeps the process id, so the command leads its process group.
+    const [program, programArgs] =
+      this.umask === undefined
+        ? [command, args]
+        : [
+            '/bin/bash',
+            ['-c', `umask ${this.umask.toString(8)} && exec "$0" "$@"`, command, ...args],
+          ];
+    const result = await execute(program, programArgs, {
       env: { ...env, ...files },
       cwd: this.workspace,
       input: options.input,
       timeoutMs: this.stepTimeoutMs,
+      onSpawn: options.onSpawn,
+      user: this.user,
     });
     this.steps.push({ name, result, printsSecret: options.printsSecret ?? false });
 
@@ -372,6 +457,7 @@ export class Job {
 function resolveInputs(
   definition: ActionDefinition,
   requested: Record<string, string>,
+  passOnPath: boolean,
 ): Record<string, string> {
   const unknown = Object.keys(requested).filter((name) => !definition.inputs.has(name));
   if (unknown.length > 0) {
@@ -382,7 +468,7 @@ function resolveInputs(
   for (const [name, defaultValue] of definition.inputs) {
     resolved[name] = requested[name] ?? defaultValue ?? '';
   }
-  for (const [name, host] of hostsOf(resolved)) {
+  for (const [name, host] of hostsOf(resolved, passOnPath)) {
     if (!isLoopback(host)) {
       throw new Error(
         `Input '${name}' names '${host}', which is not a loopback address. Tests must reach ` +
@@ -397,12 +483,16 @@ function resolveInputs(
  * Returns the hosts that the inputs name, as [input name, host] pairs. The job rejects hosts that
  * are not on the loopback interface, so that a test that omits an input cannot send traffic to
  * its default (Docker Hub, GitHub). `registry` counts only when `registry-auth` is empty, because
- * the action then ignores it.
+ * the action then ignores it. `pass-mirror` counts only when the step's PATH has no `pass`,
+ * because the action downloads pass only then, so tests with pass installed need not set it.
  */
-function hostsOf(resolved: Record<string, string>): Array<[string, string]> {
+function hostsOf(resolved: Record<string, string>, passOnPath: boolean): Array<[string, string]> {
   const hosts: Array<[string, string]> = [];
   if (resolved['helper-mirror'] !== undefined)
     hosts.push(['helper-mirror', resolved['helper-mirror']]);
+  if (!passOnPath && resolved['pass-mirror'] !== undefined) {
+    hosts.push(['pass-mirror', resolved['pass-mirror']]);
+  }
   const registryAuth = resolved['registry-auth'] ?? '';
   if (registryAuth.trim() === '') {
     if (resolved.registry !== undefined) hosts.push(['registry', resolved.registry]);

@@ -127,9 +127,14 @@ export interface DockerClient {
 
 /**
  * Prepares a docker CLI client in `folder` for the daemon at `host`. The CLI is the first
- * `docker` on the test process's PATH.
+ * `docker` on the test process's PATH. `extraEnv` adds variables such as DOCKER_TLS_VERIFY and
+ * DOCKER_CERT_PATH for a daemon that wants TLS client certificates.
  */
-export async function createDockerClient(folder: string, host: string): Promise<DockerClient> {
+export async function createDockerClient(
+  folder: string,
+  host: string,
+  extraEnv: Record<string, string> = {},
+): Promise<DockerClient> {
   const docker = findExecutable('docker', process.env.PATH);
   if (!docker) throw new Error('docker CLI not found on PATH.');
   const bin = join(folder, 'bin');
@@ -137,7 +142,7 @@ export async function createDockerClient(folder: string, host: string): Promise<
   const home = join(folder, 'home');
   for (const dir of [bin, configDir, home]) await mkdir(dir, { recursive: true });
   if (!existsSync(join(bin, 'docker'))) await symlink(docker, join(bin, 'docker'));
-  const env = { PATH: bin, HOME: home, DOCKER_CONFIG: configDir, DOCKER_HOST: host };
+  const env = { PATH: bin, HOME: home, DOCKER_CONFIG: configDir, DOCKER_HOST: host, ...extraEnv };
   return {
     env,
     configDir,
@@ -146,18 +151,39 @@ export async function createDockerClient(folder: string, host: string): Promise<
 }
 
 export interface Dockerd {
-  /** Value for DOCKER_HOST, `unix://<socket>`. */
+  /** Value for DOCKER_HOST: `unix://<socket>`, or `tcp://127.0.0.1:<port>` with TLS. */
   host: string;
+  /**
+   * What a client needs to reach the daemon: DOCKER_HOST, and with TLS also DOCKER_TLS_VERIFY
+   * and DOCKER_CERT_PATH.
+   */
+  env: Record<string, string>;
   logFile: string;
   stop(): Promise<void>;
+}
+
+export interface DockerdOptions {
+  /**
+   * Listens on a free TCP port of 127.0.0.1 with `--tlsverify` instead of a unix socket, as a
+   * Docker in Docker sidecar does. Clients need a certificate that `caFile` signed.
+   */
+  tls?: {
+    /** CA that signed the client certificates the daemon accepts (`--tlscacert`). */
+    caFile: string;
+    /** The daemon's certificate and key (`--tlscert`, `--tlskey`). */
+    server: { certFile: string; keyFile: string };
+    /** Folder with `ca.pem`, `cert.pem` and `key.pem` for clients, for DOCKER_CERT_PATH. */
+    clientDir: string;
+  };
 }
 
 /**
  * Starts containerd and dockerd with all their state under `root`: no bridge network, no
  * iptables rules, the vfs storage driver. dockerd gets its containerd socket explicitly, so it
- * never connects to a containerd of the machine.
+ * never connects to a containerd of the machine. It listens on a unix socket under `root`, or
+ * with `options.tls` on a TCP port of 127.0.0.1.
  */
-export async function startDockerd(root: string): Promise<Dockerd> {
+export async function startDockerd(root: string, options: DockerdOptions = {}): Promise<Dockerd> {
   const dataRoot = join(root, 'data');
   const execRoot = join(root, 'x');
   const containerdState = join(execRoot, 'c');
@@ -205,45 +231,66 @@ export async function startDockerd(root: string): Promise<Dockerd> {
   // An empty config file keeps dockerd from reading /etc/docker/daemon.json.
   const daemonConfig = join(root, 'daemon.json');
   await writeFile(daemonConfig, '{}\n');
-  const dockerd = startDaemon(
-    'dockerd',
-    [
-      '--config-file',
-      daemonConfig,
-      '--containerd',
-      containerdSocket,
-      '--iptables=false',
-      '--ip6tables=false',
-      '--bridge=none',
-      '--storage-driver=vfs',
-      '--data-root',
-      dataRoot,
-      '--exec-root',
-      execRoot,
-      '--pidfile',
-      join(root, 'dockerd.pid'),
-      '-H',
-      `unix://${dockerSocket}`,
-    ],
-    join(root, 'dockerd.log'),
-  );
-  const stop = async () => {
-    await dockerd.stop();
-    await containerd.stop();
-  };
+  const baseArgs = [
+    '--config-file',
+    daemonConfig,
+    '--containerd',
+    containerdSocket,
+    '--iptables=false',
+    '--ip6tables=false',
+    '--bridge=none',
+    '--storage-driver=vfs',
+    '--data-root',
+    dataRoot,
+    '--exec-root',
+    execRoot,
+    '--pidfile',
+    join(root, 'dockerd.pid'),
+  ];
+  const { tls } = options;
 
-  const host = `unix://${dockerSocket}`;
-  try {
-    const client = await createDockerClient(join(root, 'client'), host);
-    await waitUntilReady(dockerd, 'dockerd', async () => {
-      const result = await client.run(['version', '--format', '{{.Server.Version}}']);
-      return result.exitCode === 0;
-    });
-  } catch (error) {
-    await stop();
-    throw error;
+  // Another process can take a free TCP port before dockerd binds it, so try a few ports.
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= (tls ? 3 : 1); attempt += 1) {
+    let listenArgs: string[];
+    let env: Record<string, string>;
+    if (tls) {
+      const host = `tcp://127.0.0.1:${await freePort()}`;
+      listenArgs = [
+        '--tlsverify',
+        '--tlscacert',
+        tls.caFile,
+        '--tlscert',
+        tls.server.certFile,
+        '--tlskey',
+        tls.server.keyFile,
+        '-H',
+        host,
+      ];
+      env = { DOCKER_HOST: host, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: tls.clientDir };
+    } else {
+      listenArgs = ['-H', `unix://${dockerSocket}`];
+      env = { DOCKER_HOST: `unix://${dockerSocket}` };
+    }
+    const dockerd = startDaemon('dockerd', [...baseArgs, ...listenArgs], join(root, 'dockerd.log'));
+    try {
+      const client = await createDockerClient(join(root, 'client'), env.DOCKER_HOST, env);
+      await waitUntilReady(dockerd, 'dockerd', async () => {
+        const result = await client.run(['version', '--format', '{{.Server.Version}}']);
+        return result.exitCode === 0;
+      });
+      const stop = async () => {
+        await dockerd.stop();
+        await containerd.stop();
+      };
+      return { host: env.DOCKER_HOST, env, logFile: dockerd.logFile, stop };
+    } catch (error) {
+      lastError = error;
+      await dockerd.stop();
+    }
   }
-  return { host, logFile: dockerd.logFile, stop };
+  await containerd.stop();
+  throw lastError;
 }
 
 export interface Registry {
@@ -282,21 +329,39 @@ export async function htpasswdLine(user: string, password: string): Promise<stri
   return `${result.stdout.trim()}\n`;
 }
 
+export interface RegistryOptions {
+  /**
+   * Token authentication (`auth: token`) in place of htpasswd: the registry challenges with
+   * `Bearer realm=...,service=...` and accepts JWTs from `issuer` for `service` that a key
+   * whose certificate is in `rootCertBundle` signed.
+   */
+  token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
+}
+
 /**
  * Starts a distribution registry (`docker-registry serve`) on 127.0.0.1 with filesystem storage
  * under `root` and htpasswd authentication for `users` (user name to password). Passwords may
- * contain any characters, newlines included, but bcrypt checks only their first 72 bytes.
+ * contain any characters, newlines included, but bcrypt checks only their first 72 bytes. With
+ * `options.token` the registry uses token authentication instead and ignores `users`.
  */
 export async function startRegistry(
   root: string,
   users: Record<string, string>,
+  options: RegistryOptions = {},
 ): Promise<Registry> {
   await mkdir(join(root, 'data'), { recursive: true });
   const htpasswdFile = join(root, 'htpasswd');
-  const lines = await Promise.all(
-    Object.entries(users).map(([user, password]) => htpasswdLine(user, password)),
-  );
-  await writeFile(htpasswdFile, lines.join(''));
+  let auth: Record<string, unknown>;
+  if (options.token) {
+    const { realm, service, issuer, rootCertBundle } = options.token;
+    auth = { token: { realm, service, issuer, rootcertbundle: rootCertBundle } };
+  } else {
+    const lines = await Promise.all(
+      Object.entries(users).map(([user, password]) => htpasswdLine(user, password)),
+    );
+    await writeFile(htpasswdFile, lines.join(''));
+    auth = { htpasswd: { realm: 'harness-registry', path: htpasswdFile } };
+  }
 
   // Another process can take the free port before the registry binds it, so try a few ports.
   let lastError: unknown;
@@ -311,7 +376,7 @@ export async function startRegistry(
         log: { level: 'info' },
         storage: { filesystem: { rootdirectory: join(root, 'data') } },
         http: { addr: address, secret: randomBytes(16).toString('hex') },
-        auth: { htpasswd: { realm: 'harness-registry', path: htpasswdFile } },
+        auth,
       }),
     );
     const registry = startDaemon(
@@ -349,12 +414,16 @@ export type MirrorFault =
   /** Sends the full Content-Length but only the first `bytes` bytes, then resets the connection. */
   | { type: 'truncate'; bytes: number }
   /** Accepts the request and never responds, until `stop()`. */
-  | { type: 'hang' };
+  | { type: 'hang' }
+  /** Sends the full Content-Length but only the first `bytes` bytes, then nothing until `stop()`. */
+  | { type: 'stall'; bytes: number };
 
 export interface MirrorRequest {
   method: string;
   /** Path and query, e.g. `/v0.8.0-local/checksums.txt`. */
   path: string;
+  /** `Date.now()` when the request arrived. */
+  receivedAt: number;
 }
 
 export interface Mirror {
@@ -380,12 +449,18 @@ export interface MirrorOptions {
   tag: string;
   /** The file served as the linux-amd64 binary; defaults to /usr/bin/docker-credential-pass. */
   binaryPath?: string;
+  /**
+   * More files to serve, URL path to file on disk, such as
+   * `{ '/password-store-1.7.4.tar.xz': tarball }` for the action's `pass-mirror` input. They are
+   * read at start, and faults apply to their paths too.
+   */
+  extraFiles?: Record<string, string>;
 }
 
 /**
  * Starts an HTTP server on 127.0.0.1 with the release layout of docker-credential-helpers for
  * one tag: `/<tag>/docker-credential-pass-<tag>.linux-amd64` and `/<tag>/checksums.txt` with the
- * line `<sha256> *<file name>`. Other paths get 404.
+ * line `<sha256> *<file name>`, and the `extraFiles`. Other paths get 404.
  */
 export async function startMirror(options: MirrorOptions): Promise<Mirror> {
   const { tag } = options;
@@ -399,6 +474,9 @@ export async function startMirror(options: MirrorOptions): Promise<Mirror> {
     [assetPath, binary],
     [checksumsPath, Buffer.from(checksums(sha256))],
   ]);
+  for (const [path, file] of Object.entries(options.extraFiles ?? {})) {
+    files.set(path, await readFile(file));
+  }
   const faults = new Map<string, MirrorFault>();
   const requests: MirrorRequest[] = [];
 
@@ -412,7 +490,7 @@ export async function startMirror(options: MirrorOptions): Promise<Mirror> {
 
   const server = createServer((request, response) => {
     const path = request.url ?? '/';
-    requests.push({ method: request.method ?? 'GET', path });
+    requests.push({ method: request.method ?? 'GET', path, receivedAt: Date.now() });
     const file = files.get(path.replace(/\?.*$/, ''));
     const fault = faults.get(path.replace(/\?.*$/, ''));
 
@@ -440,6 +518,14 @@ export async function startMirror(options: MirrorOptions): Promise<Mirror> {
         'Content-Length': file.length,
       });
       response.write(file.subarray(0, fault.bytes), () => response.destroy());
+      return;
+    }
+    if (fault?.type === 'stall') {
+      response.writeHead(200, {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': file.length,
+      });
+      response.write(file.subarray(0, fault.bytes));
       return;
     }
     send(response, 200, file);
@@ -474,9 +560,14 @@ export async function startMirror(options: MirrorOptions): Promise<Mirror> {
 /**
  * Creates a one-layer image in the daemon at `dockerHost` and tags it `ref`, without running a
  * container: `docker import` of a tar with one file of random content, so that every image has a
- * layer the registry has not seen. Returns the image id.
+ * layer the registry has not seen. `clientEnv` adds client variables such as DOCKER_CERT_PATH.
+ * Returns the image id.
  */
-export async function makeImage(dockerHost: string, ref: string): Promise<string> {
+export async function makeImage(
+  dockerHost: string,
+  ref: string,
+  clientEnv: Record<string, string> = {},
+): Promise<string> {
   const folder = await mkdtemp(join(tmpdir(), 'dpl-image-'));
   try {
     const content = join(folder, 'content');
@@ -489,7 +580,7 @@ export async function makeImage(dockerHost: string, ref: string): Promise<string
     });
     if (tar.exitCode !== 0) throw new Error(`tar failed: ${describeResult(tar)}`);
 
-    const client = await createDockerClient(join(folder, 'client'), dockerHost);
+    const client = await createDockerClient(join(folder, 'client'), dockerHost, clientEnv);
     const imported = await client.run(['import', tarFile]);
     if (imported.exitCode !== 0)
       throw new Error(`docker import failed: ${describeResult(imported)}`);

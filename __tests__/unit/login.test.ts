@@ -42,6 +42,15 @@ describe('classifyLoginFailure', () => {
     ],
     ['Get "http://127.0.0.1:5000/v2/": read: connection reset by peer', 'unreachable'],
     ['Get "http://127.0.0.1:5000/v2/": EOF', 'unreachable'],
+    // dockerd 20.10 reports a registry that sends no response within 15 s in one of two ways.
+    [
+      'Error response from daemon: Get "http://127.0.0.1:5000/v2/": net/http: request canceled (Client.Timeout exceeded while awaiting headers)',
+      'unreachable',
+    ],
+    [
+      'Error response from daemon: Get "http://127.0.0.1:5000/v2/": context deadline exceeded',
+      'unreachable',
+    ],
     ['Cannot perform an interactive login from a non TTY device', 'other'],
   ])('classifies %j', (lastLine, kind) => {
     expect(classifyLoginFailure(`${HTTP_NOTE}\n${lastLine}\n`)).toBe(kind);
