@@ -83,41 +83,41 @@ export async function writeJobConfig(
   });
 }
 
-/** A copy of a config.json that the main step edits in place, for post to put back. */
-export interface ConfigBackup {
-  file: string;
-  /** Permission bits of the original file. */
-  mode: number;
-}
+/** Name of the copy of a config.json that the main step edits in place, inside workDir. */
+export const CONFIG_BACKUP = 'config.json.orig';
 
 /**
  * Copies the config.json of `configDir`, if there is one, to `backupFile` (0600) before it is
- * edited in place.
+ * edited in place. Returns the permission bits of the original, or undefined when there is none.
  */
 export async function backUpConfig(
   configDir: string,
   backupFile: string,
-): Promise<ConfigBackup | undefined> {
+): Promise<number | undefined> {
   const file = join(configDir, 'config.json');
   if (!existsSync(file)) return undefined;
   const { mode } = await stat(file);
   await copyFile(file, backupFile);
   await chmod(backupFile, 0o600);
-  return { file: backupFile, mode: mode & 0o7777 };
+  return mode & 0o7777;
 }
 
 /**
- * Puts back the config.json that `backUpConfig` copied, byte for byte and with its mode, or
- * deletes the config.json that the main step created where there was none.
+ * Puts back the config.json that `backUpConfig` copied, byte for byte and with its `mode`, or
+ * deletes the config.json that the main step created where there was none (`mode` undefined).
  */
-export async function restoreConfig(configDir: string, backup: ConfigBackup | undefined) {
+export async function restoreConfig(
+  configDir: string,
+  backupFile: string,
+  mode: number | undefined,
+): Promise<void> {
   const file = join(configDir, 'config.json');
-  if (!backup) {
+  if (mode === undefined) {
     await rm(file, { force: true });
     return;
   }
-  await copyFile(backup.file, file);
-  await chmod(file, backup.mode);
+  await copyFile(backupFile, file);
+  await chmod(file, mode);
 }
 
 /**

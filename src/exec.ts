@@ -24,6 +24,9 @@ export interface RunResult {
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
+/** Time that a tool's output pipes may stay open after it exits, before they are closed. */
+const EXIT_GRACE_MS = 1_000;
+
 /** Process groups of the tools running now, for `killRunningTools`. */
 const running = new Set<number>();
 
@@ -86,7 +89,10 @@ export function runTool(tool: string, args: string[], options: RunOptions): Prom
       reject(new ToolError(`${options.purpose} failed: ${tool} ${reason}`, tool, undefined));
     });
 
-    child.on('close', (code, signal) => {
+    let settled = false;
+    const settle = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       if (pid !== undefined) running.delete(pid);
       const result: RunResult = {
@@ -109,6 +115,19 @@ export function runTool(tool: string, args: string[], options: RunOptions): Prom
         const message = `${options.purpose} failed: ${tool} ${status}${detail ? `: ${detail}` : ''}`;
         reject(new ToolError(message, tool, result));
       }
+    };
+
+    child.on('close', settle);
+    // A daemon that the tool starts in a session of its own (gpg-agent, for one) can keep the
+    // output pipes open after the tool exits, and then 'close' comes only when the daemon ends.
+    child.on('exit', (code, signal) => {
+      // The tool itself has finished, so only the pipes are waited for from here.
+      clearTimeout(timer);
+      setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        settle(code, signal);
+      }, EXIT_GRACE_MS).unref();
     });
   });
 }

@@ -1,50 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runTool } from './exec.js';
-import { maskSecret } from './secrets.js';
+import type { EphemeralKey } from './keygen.js';
 
 /**
  * Lifetime of the agent's cached passphrase and of the key: 8 days, longer than the 5 days that
  * GitHub allows a job on a self-hosted runner.
  */
 export const KEY_LIFETIME_SECONDS = 8 * 24 * 60 * 60;
-
-export interface EphemeralKey {
-  armoredPrivateKey: string;
-  passphrase: string;
-  fingerprint: string;
-}
-
-/**
- * Generates the ephemeral OpenPGP key in-process: a v4 ed25519 primary key with a cv25519
- * encryption subkey, protected by a random 256-bit passphrase. GnuPG 2.2 and 2.4 do not import
- * the RFC 9580 key types, v6 keys or AEAD-protected secrets, so all three stay off. A random
- * passphrase needs no key stretching, so the lowest S2K iteration count loses nothing and keeps
- * every later decryption fast.
- */
-export async function generateKey(): Promise<EphemeralKey> {
-  const passphrase = randomBytes(32).toString('hex');
-  maskSecret(passphrase);
-  // Loaded here, not at the top, so that the post step does not pay for parsing openpgp.
-  const openpgp = await import('openpgp');
-  const { privateKey } = await openpgp.generateKey({
-    type: 'ecc',
-    curve: 'curve25519Legacy',
-    userIDs: [{ name: 'docker-pass-login ephemeral key' }],
-    passphrase,
-    keyExpirationTime: KEY_LIFETIME_SECONDS,
-    format: 'armored',
-    config: { v6Keys: false, aeadProtect: false, s2kIterationCountByte: 0 },
-  });
-  const key = await openpgp.readPrivateKey({ armoredKey: privateKey });
-  return {
-    armoredPrivateKey: privateKey,
-    passphrase,
-    fingerprint: key.getFingerprint().toUpperCase(),
-  };
-}
 
 /** Environment for gpg, gpg-agent and pass that points them at the private GnuPG home only. */
 export function gpgEnv(gnupgHome: string): NodeJS.ProcessEnv {
@@ -56,9 +20,8 @@ export function gpgEnv(gnupgHome: string): NodeJS.ProcessEnv {
 
 /**
  * Creates the GnuPG home with mode 0700 and writes gpg.conf, and gpg-agent.conf before any
- * agent starts:
- * presetting needs `allow-preset-passphrase` at agent start, a pinentry that fails at once
- * keeps a missing passphrase from hanging the job, and a low `s2k-count` keeps each
+ * agent starts. Presetting needs `allow-preset-passphrase` at agent start, a pinentry that fails
+ * at once keeps a missing passphrase from hanging the job, and a low `s2k-count` keeps each
  * decryption fast because the agent re-protects keys with its own count.
  */
 export async function createGnupgHome(gnupgHome: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
@@ -28,6 +28,9 @@ export interface InstalledTool {
   url: string;
 }
 
+// Every download goes to a `scratchDir` inside the action's own folder, so that post removes a
+// partial file that a cancelled main step leaves behind.
+
 /**
  * Returns a verified docker-credential-pass for `platform`: from the tool cache when its digest
  * still matches, otherwise downloaded from `mirror`, verified before it is ever made executable,
@@ -37,6 +40,7 @@ export async function installHelper(
   version: string,
   mirror: string,
   platform: HelperPlatform,
+  scratchDir: string,
 ): Promise<InstalledTool> {
   const asset = `${HELPER_NAME}-${version}.${platform}`;
   const url = `${mirror}/${version}/${asset}`;
@@ -46,8 +50,8 @@ export async function installHelper(
   const cached = await findVerified(HELPER_NAME, cacheVersion, platform, HELPER_NAME, known);
   if (cached) return { ...cached, source: 'tool cache', url };
 
-  const expected = known ?? (await fetchPublishedDigest(mirror, version, asset));
-  const downloaded = await downloadVerified(url, expected, `release ${version}`);
+  const expected = known ?? (await fetchPublishedDigest(mirror, version, asset, scratchDir));
+  const downloaded = await downloadVerified(url, expected, `release ${version}`, scratchDir);
   await chmod(downloaded, 0o755);
   const dir = await tc.cacheFile(downloaded, HELPER_NAME, HELPER_NAME, cacheVersion, platform);
   await rm(downloaded, { force: true });
@@ -60,16 +64,16 @@ export async function installHelper(
  * from the release tarball at `mirror`, verified against its published sha256 and unpacked.
  * The tarball runs unpacked; it needs bash, GNU getopt, gpg and coreutils.
  */
-export async function installPass(mirror: string): Promise<InstalledTool> {
+export async function installPass(mirror: string, scratchDir: string): Promise<InstalledTool> {
   const url = `${mirror}/${PASS_RELEASE.file}`;
   const { version } = PASS_RELEASE;
   const cached = await findVerified(PASS_TOOL_NAME, version, PASS_ARCH, PASS_SCRIPT, undefined);
   if (cached) return { ...cached, source: 'tool cache', url };
 
-  const tarball = await downloadVerified(url, PASS_RELEASE.sha256, `pass ${version}`);
+  const tarball = await downloadVerified(url, PASS_RELEASE.sha256, `pass ${version}`, scratchDir);
   let extracted: string;
   try {
-    extracted = await tc.extractTar(tarball, undefined, 'xJ');
+    extracted = await tc.extractTar(tarball, join(scratchDir, 'pass'), 'xJ');
   } catch (error) {
     throw new Error(
       `Unpacking ${PASS_RELEASE.file} failed: ${(error as Error).message}. It needs tar and xz.`,
@@ -117,9 +121,14 @@ async function findVerified(
   return undefined;
 }
 
-async function fetchPublishedDigest(mirror: string, version: string, asset: string) {
+async function fetchPublishedDigest(
+  mirror: string,
+  version: string,
+  asset: string,
+  scratchDir: string,
+) {
   const url = `${mirror}/${version}/checksums.txt`;
-  const file = await download(url, `release ${version}`);
+  const file = await download(url, `release ${version}`, scratchDir);
   let digests: Map<string, string>;
   try {
     digests = parseChecksums(await readFile(file, 'utf8'));
@@ -137,8 +146,13 @@ async function fetchPublishedDigest(mirror: string, version: string, asset: stri
  * Downloads `url` and checks its sha256 before anything else touches the file. A mismatch
  * deletes the file and throws with both digests.
  */
-async function downloadVerified(url: string, expected: string, what: string): Promise<string> {
-  const file = await download(url, what);
+async function downloadVerified(
+  url: string,
+  expected: string,
+  what: string,
+  scratchDir: string,
+): Promise<string> {
+  const file = await download(url, what, scratchDir);
   const actual = await sha256File(file);
   if (actual !== expected) {
     await rm(file, { force: true });
@@ -154,7 +168,7 @@ async function downloadVerified(url: string, expected: string, what: string): Pr
 /** Time for one download, with the retries of @actions/tool-cache (3 attempts, 10 to 20 s apart). */
 const DOWNLOAD_TIMEOUT_MS = 180_000;
 
-async function download(url: string, what: string): Promise<string> {
+async function download(url: string, what: string, scratchDir: string): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
   // @actions/tool-cache sets no socket timeout, so a server that stops responding would hang the step.
   const timeout = new Promise<never>((_resolve, reject) => {
@@ -163,7 +177,7 @@ async function download(url: string, what: string): Promise<string> {
     }, DOWNLOAD_TIMEOUT_MS);
   });
   try {
-    return await Promise.race([tc.downloadTool(url), timeout]);
+    return await Promise.race([tc.downloadTool(url, join(scratchDir, randomUUID())), timeout]);
   } catch (error) {
     if ((error as Error).message.includes('timed out after')) throw error;
     const status = (error as tc.HTTPError).httpStatusCode;

@@ -19,6 +19,14 @@ export function dockerEnv(context: DockerContext): NodeJS.ProcessEnv {
   };
 }
 
+/** Maximum wait before one retry, however many retries came before it. */
+const MAX_RETRY_DELAY_MS = 600_000;
+
+/** Returns the wait before retry number `attempt + 1`: the delay doubled per earlier retry. */
+export function backoffMs(policy: RetryPolicy, attempt: number): number {
+  return Math.min(policy.delayMs * 2 ** attempt, MAX_RETRY_DELAY_MS);
+}
+
 /** How often and how long to retry a login that failed for a reason that may pass. */
 export interface RetryPolicy {
   retries: number;
@@ -32,7 +40,7 @@ const REJECTED =
   /unauthorized|authentication required|incorrect username or password|denied|\b40[13]\b/i;
 const SERVER_ERROR = /\b(?:5\d\d|429)\b|too many requests|service unavailable|bad gateway/i;
 const UNREACHABLE =
-  /connection refused|no such host|i\/o timeout|timed out|timeout|no route to host|network is unreachable|connection reset|\beof\b|tls: |x509: /i;
+  /connection refused|no such host|i\/o timeout|timed out|timeout|no route to host|network is unreachable|connection reset|deadline exceeded|\beof\b|tls: |x509: /i;
 
 /**
  * Classifies a failed `docker login` by its last line, which carries the final error; earlier
@@ -84,7 +92,7 @@ export async function dockerLogin(
     }
     const transient = failure.kind === 'unreachable' || failure.kind === 'server error';
     if (!transient || attempt >= policy.retries) throw loginError(failure, login, attempt + 1);
-    const delayMs = policy.delayMs * 2 ** attempt;
+    const delayMs = backoffMs(policy, attempt);
     core.info(
       `Login to ${server} failed (${failure.kind}), attempt ${attempt + 1} of ` +
         `${policy.retries + 1}; retrying in ${delayMs / 1000} s.`,

@@ -1,16 +1,18 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import {
   backUpConfig,
   buildConfig,
+  CONFIG_BACKUP,
   readConfig,
   userConfigDir,
   writeHelperWrapper,
   writeJobConfig,
 } from './docker-config.js';
-import { createGnupgHome, generateKey, importKey, type EphemeralKey } from './gpg.js';
+import { createGnupgHome, importKey } from './gpg.js';
+import { generateKey, type EphemeralKey } from './keygen.js';
 import { readInputs, type Inputs, type Login } from './inputs.js';
 import { installHelper, installPass, type InstalledTool } from './install.js';
 import {
@@ -63,7 +65,9 @@ async function login(): Promise<void> {
   // Key generation needs no network, so it runs while the helper downloads.
   const keyPromise = generateKey();
   keyPromise.catch(() => undefined);
-  const helper = await phase('Install docker-credential-pass', () => installHelperFor(inputs));
+  const helper = await phase('Install docker-credential-pass', () =>
+    installHelperFor(inputs, plan),
+  );
   const toolDirs = await installPassIfMissing(tools, inputs, plan);
 
   const key = await phase('Create the ephemeral GnuPG key', () => setUpGnupg(plan, keyPromise));
@@ -114,8 +118,9 @@ function planJob(inputs: Inputs): Plan {
     configDir: inputs.configDir ?? paths.configDir,
     externalConfig: inputs.configDir !== undefined,
   };
-  // externalConfig is saved later, once the config.json of config-dir is backed up.
-  saveState({ ...paths, servers: plan.servers, configDir: plan.configDir, logout: inputs.logout });
+  // The config-dir input is saved later, once its config.json is backed up.
+  saveState({ workDir: paths.workDir, servers: plan.servers, logout: inputs.logout });
+  mkdirSync(paths.workDir, { mode: 0o700 });
 
   if (!process.env.RUNNER_TOOL_CACHE) {
     // The runner always sets it; outside a runner, download into RUNNER_TEMP, which it empties.
@@ -125,10 +130,15 @@ function planJob(inputs: Inputs): Plan {
   return plan;
 }
 
-async function installHelperFor(inputs: Inputs): Promise<InstalledTool> {
+async function installHelperFor(inputs: Inputs, plan: Plan): Promise<InstalledTool> {
   const armVersion = (process.config.variables as { arm_version?: string }).arm_version;
   const platform = helperPlatform(process.platform, process.arch, armVersion);
-  const installed = await installHelper(inputs.helperVersion, inputs.helperMirror, platform);
+  const installed = await installHelper(
+    inputs.helperVersion,
+    inputs.helperMirror,
+    platform,
+    plan.workDir,
+  );
   core.info(`Version : ${inputs.helperVersion} (${platform})`);
   core.info(`Source  : ${installed.source === 'download' ? installed.url : installed.source}`);
   core.info(`Path    : ${installed.path}`);
@@ -144,8 +154,7 @@ async function installPassIfMissing(tools: Tools, inputs: Inputs, plan: Plan): P
   const toolDirs = tools.getoptDir ? [tools.getoptDir] : [];
   if (tools.pass) return toolDirs;
   await phase('Install pass', async () => {
-    const installed = await installPass(inputs.passMirror);
-    await mkdir(plan.workDir, { recursive: true, mode: 0o700 });
+    const installed = await installPass(inputs.passMirror, plan.workDir);
     await writePassWrapper(plan.passDir, installed.path);
     core.info(`Source  : ${installed.source === 'download' ? installed.url : installed.source}`);
     core.info(`Script  : ${installed.path}`);
@@ -155,7 +164,6 @@ async function installPassIfMissing(tools: Tools, inputs: Inputs, plan: Plan): P
 }
 
 async function setUpGnupg(plan: Plan, keyPromise: Promise<EphemeralKey>): Promise<EphemeralKey> {
-  await mkdir(plan.workDir, { recursive: true, mode: 0o700 });
   const key = await keyPromise;
   saveState({ fingerprint: key.fingerprint });
   await createGnupgHome(plan.gnupgHome);
@@ -179,10 +187,10 @@ async function writeDockerConfig(
   // A config-dir that already has a config.json is edited in place and restored by post.
   const inPlace = externalConfig && existsSync(join(configDir, 'config.json'));
   if (externalConfig) {
-    const backupFile = join(plan.workDir, 'config.json.orig');
-    const backup = inPlace ? await backUpConfig(configDir, backupFile) : undefined;
+    const backupFile = join(plan.workDir, CONFIG_BACKUP);
+    const mode = inPlace ? await backUpConfig(configDir, backupFile) : undefined;
     // Only from here on may post restore or delete the config.json of config-dir.
-    saveState({ externalConfig, configBackup: backup });
+    saveState({ externalConfigDir: configDir, externalConfigMode: mode });
   }
   const base = await readConfig(inPlace ? configDir : sourceDir);
   const config = buildConfig(base, plan.servers, plan.helperName, inPlace);

@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import * as core from '@actions/core';
+import { CONFIG_BACKUP, restoreConfig } from './docker-config.js';
 import { runTool } from './exec.js';
-import { restoreConfig } from './docker-config.js';
 import { deleteKey, stopAgent } from './gpg.js';
 import { dockerEnv } from './login.js';
+import { pathsIn, WORK_DIR_NAME, type WorkPaths } from './paths.js';
 import { findOnPath } from './preflight.js';
 import { loadState, type SavedState } from './state.js';
 
@@ -28,50 +29,52 @@ export async function runPost(): Promise<void> {
     core.info('The main step created nothing, so there is nothing to clean up.');
     return;
   }
-  if (!isOwnWorkDir(state.workDir)) {
-    core.warning(`Not removing '${state.workDir}': it is not a folder this action creates.`);
+  const reason = foreignReason(state.workDir);
+  if (reason) {
+    core.warning(`Not cleaning up '${state.workDir}': ${reason}.`);
     return;
   }
-  await core.group('Log out and remove the credentials', () => cleanUp(state));
+  const paths = pathsIn(state.workDir);
+  await core.group('Log out and remove the credentials', () => cleanUp(state, paths));
 }
 
-async function cleanUp(state: SavedState): Promise<void> {
+async function cleanUp(state: SavedState, paths: WorkPaths): Promise<void> {
   const started = performance.now();
-  const { workDir, gnupgHome, configDir, binDir } = state;
-  if (configDir && binDir && existsSync(join(configDir, 'config.json'))) {
-    for (const server of state.servers ?? []) {
-      // Without a docker CLI the helper erases the credential itself, as docker logout would.
-      const [tool, args] = findOnPath('docker')
-        ? ['docker', ['logout', server]]
-        : [join(binDir, `docker-credential-${state.helperName}`), ['erase']];
-      await attempt(`Logging out of ${server}`, () =>
-        runTool(tool, args, {
-          purpose: `Logging out of ${server}`,
-          input: tool === 'docker' ? '' : server,
-          env: dockerEnv({ configDir, binDir }),
-          timeoutMs: 30_000,
-        }),
-      );
-    }
+  const { workDir, gnupgHome } = paths;
+  const configDir = state.externalConfigDir ?? paths.configDir;
+  if (existsSync(join(configDir, 'config.json'))) {
+    for (const server of state.servers ?? []) await logOut(server, configDir, paths);
   }
-  if (state.externalConfig && configDir) {
-    const backup = state.configBackup;
-    const what = backup
-      ? `Restoring ${configDir}/config.json`
-      : `Removing ${configDir}/config.json`;
-    await attempt(what, () => restoreConfig(configDir, backup));
+  if (state.externalConfigDir) {
+    const mode = state.externalConfigMode;
+    const what = `${mode === undefined ? 'Removing' : 'Restoring'} ${configDir}/config.json`;
+    const backup = join(workDir, CONFIG_BACKUP);
+    await attempt(what, () => restoreConfig(configDir, backup, mode));
   }
-  if (gnupgHome && existsSync(gnupgHome)) {
+  if (existsSync(gnupgHome)) {
     if (state.fingerprint) {
       const fingerprint = state.fingerprint;
       await attempt('Deleting the key', () => deleteKey(gnupgHome, fingerprint));
     }
     await attempt('Stopping gpg-agent', () => stopAgent(gnupgHome));
   }
-  if (workDir) {
-    await attempt(`Removing ${workDir}`, () => rm(workDir, { recursive: true, force: true }));
-  }
+  await attempt(`Removing ${workDir}`, () => rm(workDir, { recursive: true, force: true }));
   core.info(`Cleaned up in ${Math.round(performance.now() - started)} ms`);
+}
+
+/** Runs `docker logout`, or without a docker CLI the helper's `erase`, which it would run. */
+async function logOut(server: string, configDir: string, paths: WorkPaths): Promise<void> {
+  const [tool, args] = findOnPath('docker')
+    ? ['docker', ['logout', server]]
+    : [join(paths.binDir, `docker-credential-${paths.helperName}`), ['erase']];
+  await attempt(`Logging out of ${server}`, () =>
+    runTool(tool, args, {
+      purpose: `Logging out of ${server}`,
+      input: tool === 'docker' ? '' : server,
+      env: dockerEnv({ configDir, binDir: paths.binDir }),
+      timeoutMs: 30_000,
+    }),
+  );
 }
 
 async function attempt(what: string, action: () => Promise<unknown>): Promise<void> {
@@ -83,9 +86,14 @@ async function attempt(what: string, action: () => Promise<unknown>): Promise<vo
   }
 }
 
-/** Guards the recursive removal: only `dpl-<hex>` folders directly under RUNNER_TEMP. */
-function isOwnWorkDir(path: string): boolean {
-  const runnerTemp = process.env.RUNNER_TEMP;
-  const ownName = /^dpl-[0-9a-f]{8}$/.test(basename(path));
-  return ownName && (!runnerTemp || dirname(path) === runnerTemp.replace(/\/+$/, ''));
+/**
+ * Guards the recursive removal: returns why `path` is not a `dpl-<hex>` folder directly under
+ * RUNNER_TEMP, or undefined when it is one.
+ */
+function foreignReason(path: string): string | undefined {
+  const runnerTemp = process.env.RUNNER_TEMP?.replace(/\/+$/, '');
+  if (!runnerTemp) return 'RUNNER_TEMP is not set, so it cannot be checked to be inside it';
+  if (!WORK_DIR_NAME.test(basename(path))) return 'it is not a folder this action creates';
+  if (dirname(path) !== runnerTemp) return 'it is not directly under RUNNER_TEMP';
+  return undefined;
 }

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import * as core from '@actions/core';
 import type { Login } from './inputs.js';
-import type { LoginFailure, RetryPolicy } from './login.js';
+import { backoffMs, type LoginFailure, type RetryPolicy } from './login.js';
 import { DOCKER_HUB_SERVER } from './registry.js';
 import { stripTrailingNewline } from './secrets.js';
 
@@ -61,7 +61,7 @@ export async function verifyWithRegistry(login: Login, policy: RetryPolicy): Pro
       if (!(error instanceof RegistryError)) throw error;
       const transient = error.kind === 'unreachable' || error.kind === 'server error';
       if (!transient || attempt >= policy.retries) throw error;
-      const delayMs = policy.delayMs * 2 ** attempt;
+      const delayMs = backoffMs(policy, attempt);
       core.info(`${error.message} Attempt ${attempt + 1} of ${policy.retries + 1}; retrying.`);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }

@@ -1,29 +1,24 @@
 import * as core from '@actions/core';
-import type { ConfigBackup } from './docker-config.js';
 
 /**
  * What the post step needs to clean up. Post runs in a fresh process and sees only these values,
- * so main saves each one before it creates the thing it names. No value is a secret.
+ * so main saves each one before it creates the thing it names. No value is a secret. Post
+ * derives every path inside workDir from workDir itself.
  */
 export interface SavedState {
   /** The folder under RUNNER_TEMP that contains everything this use of the action creates. */
   workDir?: string;
-  gnupgHome?: string;
-  storeDir?: string;
-  configDir?: string;
-  binDir?: string;
-  /** Suffix of the `docker-credential-<name>` wrapper that config.json names. */
-  helperName?: string;
   fingerprint?: string;
-  /**
-   * Set when the `config-dir` input points at a folder outside workDir: post restores its
-   * config.json from `configBackup`, or deletes it when there was none before.
-   */
-  externalConfig?: boolean;
-  configBackup?: ConfigBackup;
   /** Server keys of the registries, as stored by `docker login`. */
   servers?: string[];
   logout?: boolean;
+  /**
+   * The `config-dir` input, saved once its config.json is backed up: post then restores that
+   * file, or deletes it where there was none.
+   */
+  externalConfigDir?: string;
+  /** Permission bits of the config.json of externalConfigDir before main edited it. */
+  externalConfigMode?: number;
 }
 
 const KEY = 'cleanup';
@@ -40,7 +35,7 @@ export function loadState(): SavedState {
     return JSON.parse(raw) as SavedState;
   } catch {
     core.warning(
-      `The saved state of the main step is not valid JSON; nothing to clean up from it.`,
+      'The saved state of the main step is not valid JSON; nothing to clean up from it.',
     );
     return {};
   }

@@ -90,7 +90,7 @@ describe('readActionDefinition', () => {
       expect.arrayContaining(['registry', 'username', 'password', 'logout', 'helper-version']),
     );
     expect(definition.inputs.get('logout')).toBe('true');
-    expect(definition.main).toBe('dist/index.js');
+    expect(definition.main).toBe('dist/main/index.js');
   });
 });
 

@@ -71,7 +71,7 @@ describe('planPaths', () => {
   });
 
   it('rejects a RUNNER_TEMP too long for the agent socket', () => {
-    expect(() => planPaths(`/${'x'.repeat(90)}`)).toThrow(/too long.*107/);
+    expect(() => planPaths(`/${'x'.repeat(90)}`)).toThrow(/too long.*106/);
   });
 });
 
