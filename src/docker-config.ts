@@ -1,5 +1,16 @@
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
@@ -57,27 +68,45 @@ export function buildConfig(
   servers: string[],
   helperName: string,
   keepAuths = false,
+  helperExists: (name: string) => boolean = () => true,
 ): DockerConfig {
   const config: DockerConfig = { ...userConfig };
   if (!keepAuths) delete config.auths;
-  const credHelpers: Record<string, string> = { ...(userConfig.credHelpers ?? {}) };
+  const credHelpers: Record<string, string> = {};
+  for (const [server, helper] of Object.entries(userConfig.credHelpers ?? {})) {
+    // An entry of an earlier use of this action whose wrapper is gone, for example one that an
+    // edit in place left when its post step never ran, would make docker fail for that server.
+    if (OWN_HELPER_NAME.test(helper) && !helperExists(helper)) continue;
+    credHelpers[server] = helper;
+  }
   for (const server of servers) credHelpers[server] = helperName;
   config.credHelpers = credHelpers;
   return config;
 }
 
-/** Creates the job's config folder (0700) with config.json (0600) and the shared links. */
+/** Matches the helper names that this action writes into config.json. */
+const OWN_HELPER_NAME = /^pass-login-[0-9a-f]{8}$/;
+
+/**
+ * Returns the shared entries of `sourceDir` that the config folder lacks and should link to: the
+ * links that writeJobConfig creates.
+ */
+export function plannedLinks(configDir: string, sourceDir: string): string[] {
+  if (configDir === sourceDir) return [];
+  return SHARED_ENTRIES.filter(
+    (name) => existsSync(join(sourceDir, name)) && !existsSync(join(configDir, name)),
+  );
+}
+
+/** Creates the config folder (0700) with config.json (0600) and the `links` to `sourceDir`. */
 export async function writeJobConfig(
   configDir: string,
   sourceDir: string,
   config: DockerConfig,
+  links: string[],
 ): Promise<void> {
   await mkdir(configDir, { recursive: true, mode: 0o700 });
-  for (const name of configDir === sourceDir ? [] : SHARED_ENTRIES) {
-    const target = join(sourceDir, name);
-    const link = join(configDir, name);
-    if (existsSync(target) && !existsSync(link)) await symlink(target, link);
-  }
+  for (const name of links) await symlink(join(sourceDir, name), join(configDir, name));
   await writeFile(join(configDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`, {
     mode: 0o600,
   });
@@ -187,6 +216,15 @@ const PASS_VARIABLES = [
   'PASSWORD_STORE_EXTENSIONS_DIR',
   'PASSWORD_STORE_SIGNING_KEY',
 ];
+
+/** Removes the links that writeJobConfig created in a folder that stays after the job. */
+export async function removeLinks(configDir: string, links: string[]): Promise<void> {
+  for (const name of links) {
+    const link = join(configDir, name);
+    const stats = await lstat(link).catch(() => undefined);
+    if (stats?.isSymbolicLink()) await unlink(link);
+  }
+}
 
 /** Quotes a value for POSIX sh with single quotes. */
 export function shellQuote(value: string): string {

@@ -6,6 +6,7 @@ import {
   backUpConfig,
   buildConfig,
   CONFIG_BACKUP,
+  plannedLinks,
   readConfig,
   userConfigDir,
   writeHelperWrapper,
@@ -28,7 +29,7 @@ import { initStore, writePassWrapper } from './pass.js';
 import { planPaths, type WorkPaths } from './paths.js';
 import { phase } from './phase.js';
 import { helperPlatform } from './platform.js';
-import { checkTools, type Tools } from './preflight.js';
+import { checkTools, findOnPath, type Tools } from './preflight.js';
 import { verifyWithRegistry } from './registry-api.js';
 import { scrub } from './secrets.js';
 import { saveState } from './state.js';
@@ -59,6 +60,11 @@ async function login(): Promise<void> {
   // Files that gpg, pass and docker create are then owner-only whatever the runner's umask.
   process.umask(0o077);
   const inputs = readInputs();
+  // The runner passes inputs as INPUT_* variables. Every tool started from here on, the
+  // long-lived gpg-agent among them, would otherwise keep the password in its environment.
+  for (const name of Object.keys(process.env)) {
+    if (name.startsWith('INPUT_')) delete process.env[name];
+  }
   const plan = planJob(inputs);
   const tools = await phase('Check required tools', () => checkTools(process.platform));
 
@@ -193,8 +199,12 @@ async function writeDockerConfig(
     saveState({ externalConfigDir: configDir, externalConfigMode: mode });
   }
   const base = await readConfig(inPlace ? configDir : sourceDir);
-  const config = buildConfig(base, plan.servers, plan.helperName, inPlace);
-  await writeJobConfig(configDir, externalConfig ? configDir : sourceDir, config);
+  const helperExists = (name: string) => findOnPath(`docker-credential-${name}`) !== undefined;
+  const config = buildConfig(base, plan.servers, plan.helperName, inPlace, helperExists);
+  const linkSource = inPlace ? configDir : sourceDir;
+  const links = plannedLinks(configDir, linkSource);
+  if (externalConfig) saveState({ externalLinks: links });
+  await writeJobConfig(configDir, linkSource, config, links);
   const wrapper = await writeHelperWrapper({ ...plan, toolDirs, helperPath: helper.path });
   core.exportVariable('DOCKER_CONFIG', configDir);
   core.addPath(plan.binDir);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import * as core from '@actions/core';
-import { CONFIG_BACKUP, restoreConfig } from './docker-config.js';
+import { CONFIG_BACKUP, removeLinks, restoreConfig } from './docker-config.js';
 import { runTool } from './exec.js';
 import { deleteKey, stopAgent } from './gpg.js';
 import { dockerEnv } from './login.js';
@@ -46,6 +46,10 @@ async function cleanUp(state: SavedState, paths: WorkPaths): Promise<void> {
     for (const server of state.servers ?? []) await logOut(server, configDir, paths);
   }
   if (state.externalConfigDir) {
+    const links = state.externalLinks ?? [];
+    if (links.length > 0) {
+      await attempt(`Removing links in ${configDir}`, () => removeLinks(configDir, links));
+    }
     const mode = state.externalConfigMode;
     const what = `${mode === undefined ? 'Removing' : 'Restoring'} ${configDir}/config.json`;
     const backup = join(workDir, CONFIG_BACKUP);

@@ -19,6 +19,8 @@ export interface SavedState {
   externalConfigDir?: string;
   /** Permission bits of the config.json of externalConfigDir before main edited it. */
   externalConfigMode?: number;
+  /** Links that main created in externalConfigDir, to the user's plugin and context folders. */
+  externalLinks?: string[];
 }
 
 const KEY = 'cleanup';

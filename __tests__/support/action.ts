@@ -3,9 +3,10 @@
  * registries with htpasswd users and the release mirror per test file, the folders that a main
  * step created, and which user pushed to a registry.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { walkTree } from './inspect.js';
 import type { StepResult } from './runner.js';
 import {
   startDockerd,
@@ -63,26 +64,49 @@ export function loginInputs(
   };
 }
 
-/** The folders of one use of the action, as its main step saved them for post. */
+/** The folders and the helper wrapper of one use of the action. */
 export interface WorkPaths {
   workDir: string;
   gnupgHome: string;
   storeDir: string;
   configDir: string;
   binDir: string;
-  helperName: string;
+  /** Absolute path of the `docker-credential-<name>` wrapper. */
+  wrapper: string;
 }
 
-/** Reads the folders that a main step created from the state it saved for its post step. */
-export function workPathsOf(main: StepResult): WorkPaths {
+/**
+ * Finds the folders that a successful main step created, from what a job can observe. The work
+ * folder is in the state saved for post, the GnuPG home has gpg-agent.conf, the store has .gpg-id,
+ * the bin folder is on GITHUB_PATH, and the config folder is the `config-dir` output.
+ */
+export async function workPathsOf(main: StepResult): Promise<WorkPaths> {
   const raw = main.state.cleanup;
   if (!raw) throw new Error(`main saved no 'cleanup' state: ${JSON.stringify(main.state)}`);
-  const state = JSON.parse(raw) as Partial<WorkPaths>;
-  const names = ['workDir', 'gnupgHome', 'storeDir', 'configDir', 'binDir', 'helperName'] as const;
-  for (const name of names) {
-    if (typeof state[name] !== 'string') throw new Error(`The saved state has no ${name}: ${raw}`);
-  }
-  return state as WorkPaths;
+  const workDir = (JSON.parse(raw) as { workDir?: unknown }).workDir;
+  if (typeof workDir !== 'string') throw new Error(`The saved state has no workDir: ${raw}`);
+
+  const entries = await walkTree([workDir]);
+  const folderOf = (name: string): string => {
+    const found = entries.filter((entry) => basename(entry.path) === name);
+    if (found.length !== 1) {
+      throw new Error(`Expected one ${name} under ${workDir}, found ${found.length}.`);
+    }
+    return dirname(found[0].path);
+  };
+  const binDir = main.addedPath.find((folder) => folder.startsWith(`${workDir}/`));
+  if (!binDir) throw new Error(`main added no folder under ${workDir} to PATH.`);
+  const wrappers = (await readdir(binDir)).filter((name) => name.startsWith('docker-credential-'));
+  if (wrappers.length !== 1) throw new Error(`Expected one helper wrapper in ${binDir}.`);
+
+  return {
+    workDir,
+    gnupgHome: folderOf('gpg-agent.conf'),
+    storeDir: folderOf('.gpg-id'),
+    configDir: main.outputs['config-dir'],
+    binDir,
+    wrapper: join(binDir, wrappers[0]),
+  };
 }
 
 /** Returns the credential helper that config.json in `configDir` names for `server`. */
@@ -95,9 +119,10 @@ export async function helperFor(configDir: string, server: string): Promise<stri
 }
 
 /**
- * Returns the distinct user names that the registry logged for requests to `repository`.
- * distribution 2.8 adds `auth.user.name` to the lines of failed requests only, such as the
- * `HEAD` of a blob it does not have yet, which every push of a new layer sends first.
+ * Returns the distinct user names that the registry logged for requests to `repository`. The
+ * distribution registry 2.8.2 that the tests run logs `auth.user.name` only on failed requests
+ * (measured), such as the `HEAD` of a blob it does not have yet, which every push of a new layer
+ * sends first.
  */
 export async function registryUsers(registry: Registry, repository: string): Promise<string[]> {
   const log = await readFile(registry.logFile, 'utf8');

@@ -3,7 +3,7 @@
  * passed as an argument, where any process of the same user (and `ps`) could read it.
  *
  * Two sources complement each other. Shims on the job's PATH log every run of the tools they
- * stand for, however short. Polling `/proc` sees the processes that are started by absolute path
+ * stand for, however short. Polling `/proc` finds the processes that are started by absolute path
  * (gpg-agent, docker-credential-pass), as long as they live for a few milliseconds.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -56,9 +56,9 @@ function shellQuote(value: string): string {
  * Writes one shim per tool in `tools` that exists on `searchPath`. Each shim appends its argument
  * count, the tool name and its arguments, NUL-separated, to a log file named after its process id,
  * then runs the real tool by absolute path. The shims are bash scripts because dash would drop
- * variables whose names are not shell identifiers, such as INPUT_HELPER-VERSION. The `gpgconf` shim answers `--list-dirs libexecdir`
- * with a folder of its own, so that the `gpg-preset-passphrase` that the action runs from there is
- * recorded too.
+ * variables whose names are not shell identifiers, such as INPUT_HELPER-VERSION. The `gpgconf`
+ * shim prints a folder of its own for `--list-dirs libexecdir`, so that the recorder also logs the
+ * `gpg-preset-passphrase` that the action runs from there.
  */
 export async function createArgvRecorder(
   folder: string,
@@ -132,7 +132,7 @@ export function parseArgvLog(text: string): string[][] {
   while (index < fields.length - 1) {
     const count = Number(fields[index]);
     if (!Number.isInteger(count) || count < 0) {
-      throw new Error(`Malformed argv log at field ${index}: '${fields[index]}'.`);
+      throw new Error(`Invalid argv log: field ${index} is '${fields[index]}', not a count.`);
     }
     runs.push(fields.slice(index + 1, index + 2 + count));
     index += count + 2;

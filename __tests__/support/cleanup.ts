@@ -29,6 +29,15 @@ export function annotations(result: StepResult, kind: 'error' | 'warning'): stri
 }
 
 /** Returns the entries of RUNNER_TEMP other than the runner's own file-command folder. */
+/** Returns the files under RUNNER_TEMP, outside the runner's file-command folder. */
+export async function runnerTempFiles(job: Job): Promise<string[]> {
+  const entries = await walkTree([job.runnerTemp]);
+  const commands = join(job.runnerTemp, FILE_COMMANDS);
+  return entries
+    .filter((entry) => entry.type !== 'directory' && !entry.path.startsWith(`${commands}/`))
+    .map((entry) => entry.path);
+}
+
 export async function runnerTempLeftovers(job: Job): Promise<string[]> {
   const names = existsSync(job.runnerTemp) ? await readdir(job.runnerTemp) : [];
   return names.filter((name) => name !== FILE_COMMANDS);

@@ -24,6 +24,18 @@ describe('buildConfig', () => {
     expect(config.credHelpers).toEqual({ 'gcr.io': 'gcloud', 'ghcr.io': 'pass-login-1' });
   });
 
+  it('drops own helpers whose wrapper is gone', () => {
+    const stale = { credHelpers: { 'a.example': 'pass-login-0123abcd', 'b.example': 'gcloud' } };
+    const config = buildConfig(stale, ['c.example'], 'pass-login-1', false, () => false);
+    expect(config.credHelpers).toEqual({ 'b.example': 'gcloud', 'c.example': 'pass-login-1' });
+  });
+
+  it('keeps own helpers whose wrapper is on PATH', () => {
+    const live = { credHelpers: { 'a.example': 'pass-login-0123abcd' } };
+    const config = buildConfig(live, ['c.example'], 'pass-login-1', false, () => true);
+    expect(config.credHelpers?.['a.example']).toBe('pass-login-0123abcd');
+  });
+
   it('does not modify the user config object', () => {
     buildConfig(user, ['ghcr.io'], 'pass-login-1');
     expect(user.credHelpers['ghcr.io']).toBe('desktop');
