@@ -1,10 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import * as core from '@actions/core';
 import * as tc from '@actions/tool-cache';
 import { KNOWN_DIGESTS, parseChecksums } from './checksums.js';
 import type { HelperPlatform } from './platform.js';
+
+// Downloads go to a scratch folder inside the action's work folder, so that post removes a
+// partial file that a cancelled main step leaves behind. What runs is always a copy in the work
+// folder, verified after copying: a tool-cache entry changed later, even while the job runs, is
+// never executed.
 
 const HELPER_NAME = 'docker-credential-pass';
 /** Written next to a cached tool: the sha256 of the file it was verified by when cached. */
@@ -16,109 +21,173 @@ export const PASS_RELEASE = {
   file: 'password-store-1.7.4.tar.xz',
   sha256: 'cfa9faf659f2ed6b38e7a7c3fb43e177d00edbacc6265e6e32215ff40e3793c0',
 };
+
+/**
+ * The files of the pass 1.7.4 tarball that run, with their sha256 as unpacked from the verified
+ * tarball. password-store.sh also sources `platform/<system>.sh` from its own folder; the
+ * tarball has one for macOS and none for Linux.
+ */
+const PASS_FILES: Record<string, string> = {
+  'password-store.sh': 'b48d710a8da2473b83491bd3c1971256f4c17c067dab1e9a7a3ac453170bbcd7',
+  'platform/darwin.sh': 'aeb06ca6edd0ab59f6c44805791f70e34123ff3b9edd176344d5ef379191b744',
+};
 const PASS_TOOL_NAME = 'password-store';
 /** pass is a shell script, so one cache entry serves every architecture. */
 const PASS_ARCH = 'any';
-const PASS_SCRIPT = join('src', 'password-store.sh');
 
 export interface InstalledTool {
+  /** The verified copy in the work folder that the job runs. */
   path: string;
   digest: string;
   source: 'tool cache' | 'download';
   url: string;
 }
 
-// Every download goes to a `scratchDir` inside the action's own folder, so that post removes a
-// partial file that a cancelled main step leaves behind.
-
 /**
- * Returns a verified docker-credential-pass for `platform`: from the tool cache when its digest
- * still matches, otherwise downloaded from `mirror`, verified before it is ever made executable,
- * and cached.
+ * Installs a verified docker-credential-pass for `platform` as `<targetDir>/docker-credential-pass`.
+ * It comes from the tool cache when the cached file matches the digest this action carries, or
+ * else the one recorded when it was cached; otherwise it is downloaded from `mirror`, verified
+ * before it is ever made executable, and cached.
  */
 export async function installHelper(
   version: string,
   mirror: string,
   platform: HelperPlatform,
-  scratchDir: string,
+  workDir: string,
+  targetDir: string,
 ): Promise<InstalledTool> {
   const asset = `${HELPER_NAME}-${version}.${platform}`;
   const url = `${mirror}/${version}/${asset}`;
   const cacheVersion = version.replace(/^v/, '');
   const known = KNOWN_DIGESTS[version]?.[asset];
+  const target = join(targetDir, HELPER_NAME);
+  await mkdir(targetDir, { recursive: true, mode: 0o700 });
 
-  const cached = await findVerified(HELPER_NAME, cacheVersion, platform, HELPER_NAME, known);
-  if (cached) return { ...cached, source: 'tool cache', url };
+  const cachedDir = tc.find(HELPER_NAME, cacheVersion, platform);
+  // An entry without a recorded digest is not this action's to judge or to replace.
+  let replaceCached = cachedDir === '';
+  if (cachedDir) {
+    const expected = known ?? (await recordedDigest(cachedDir));
+    const problem = await copyVerified(join(cachedDir, HELPER_NAME), target, expected, 0o700);
+    if (!problem) return { path: target, digest: expected as string, source: 'tool cache', url };
+    core.warning(`Not using the cached ${asset} in ${cachedDir}: ${problem}. Downloading it.`);
+    replaceCached = expected !== undefined;
+  }
 
-  const expected = known ?? (await fetchPublishedDigest(mirror, version, asset, scratchDir));
-  const downloaded = await downloadVerified(url, expected, `release ${version}`, scratchDir);
-  await chmod(downloaded, 0o755);
-  const dir = await tc.cacheFile(downloaded, HELPER_NAME, HELPER_NAME, cacheVersion, platform);
-  await rm(downloaded, { force: true });
-  await writeFile(join(dir, DIGEST_FILE), `${expected}\n`, { mode: 0o644 });
-  return { path: join(dir, HELPER_NAME), digest: expected, source: 'download', url };
+  const scratch = join(workDir, 'download');
+  const expected = known ?? (await fetchPublishedDigest(mirror, version, asset, scratch));
+  const downloaded = await downloadVerified(url, expected, `release ${version}`, scratch);
+  if (replaceCached) {
+    // The digest goes into the folder before it is cached, so no job ever sees an entry that is
+    // marked complete but has no digest.
+    const stage = join(scratch, 'stage');
+    await mkdir(stage, { recursive: true });
+    await copyFile(downloaded, join(stage, HELPER_NAME));
+    await writeFile(join(stage, DIGEST_FILE), `${expected}\n`);
+    await cacheShared(() => tc.cacheDir(stage, HELPER_NAME, cacheVersion, platform), asset);
+  }
+  await rename(downloaded, target);
+  const problem = await copyVerified(target, target, expected, 0o700);
+  if (problem)
+    throw new Error(`The downloaded ${asset} changed after it was verified: ${problem}.`);
+  return { path: target, digest: expected, source: 'download', url };
 }
 
 /**
- * Returns pass 1.7.4's `src/password-store.sh` for runners without pass: from the tool cache, or
- * from the release tarball at `mirror`, verified against its published sha256 and unpacked.
- * The tarball runs unpacked; it needs bash, GNU getopt, gpg and coreutils.
+ * Installs pass 1.7.4 for runners without pass as `<targetDir>/password-store.sh`, with its
+ * macOS platform file: from the tool cache, or from the release tarball at `mirror`, verified
+ * against its published sha256 and unpacked. Every file that runs is checked against the digest
+ * of the verified tarball. It needs bash, GNU getopt, gpg and coreutils.
  */
-export async function installPass(mirror: string, scratchDir: string): Promise<InstalledTool> {
+export async function installPass(
+  mirror: string,
+  workDir: string,
+  targetDir: string,
+): Promise<InstalledTool> {
   const url = `${mirror}/${PASS_RELEASE.file}`;
   const { version } = PASS_RELEASE;
-  const cached = await findVerified(PASS_TOOL_NAME, version, PASS_ARCH, PASS_SCRIPT, undefined);
-  if (cached) return { ...cached, source: 'tool cache', url };
+  const script = join(targetDir, 'password-store.sh');
+  const result: InstalledTool = {
+    path: script,
+    digest: PASS_FILES['password-store.sh'],
+    source: 'tool cache',
+    url,
+  };
 
-  const tarball = await downloadVerified(url, PASS_RELEASE.sha256, `pass ${version}`, scratchDir);
-  let extracted: string;
+  const cachedDir = tc.find(PASS_TOOL_NAME, version, PASS_ARCH);
+  if (cachedDir) {
+    const problem = await copyPassFiles(join(cachedDir, 'src'), targetDir);
+    if (!problem) return result;
+    core.warning(
+      `Not using the cached pass ${version} in ${cachedDir}: ${problem}. Downloading it.`,
+    );
+  }
+
+  const scratch = join(workDir, 'download');
+  const tarball = await downloadVerified(url, PASS_RELEASE.sha256, `pass ${version}`, scratch);
+  const extracted = join(scratch, 'pass');
   try {
-    extracted = await tc.extractTar(tarball, join(scratchDir, 'pass'), 'xJ');
+    await tc.extractTar(tarball, extracted, 'xJ');
   } catch (error) {
     throw new Error(
       `Unpacking ${PASS_RELEASE.file} failed: ${(error as Error).message}. It needs tar and xz.`,
     );
-  } finally {
-    await rm(tarball, { force: true });
   }
   const root = join(extracted, `password-store-${version}`);
-  const digest = await sha256File(join(root, PASS_SCRIPT));
-  const dir = await tc.cacheDir(root, PASS_TOOL_NAME, version, PASS_ARCH);
-  await rm(extracted, { recursive: true, force: true });
-  await writeFile(join(dir, DIGEST_FILE), `${digest}\n`, { mode: 0o644 });
-  return { path: join(dir, PASS_SCRIPT), digest, source: 'download', url };
+  const problem = await copyPassFiles(join(root, 'src'), targetDir);
+  if (problem)
+    throw new Error(`The verified ${PASS_RELEASE.file} has an unexpected file: ${problem}.`);
+  if (!cachedDir) {
+    await cacheShared(() => tc.cacheDir(root, PASS_TOOL_NAME, version, PASS_ARCH), 'pass');
+  }
+  return { ...result, source: 'download' };
+}
+
+async function copyPassFiles(sourceDir: string, targetDir: string): Promise<string | undefined> {
+  for (const [file, digest] of Object.entries(PASS_FILES)) {
+    const target = join(targetDir, file);
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+    const problem = await copyVerified(join(sourceDir, file), target, digest, 0o600);
+    if (problem) return `${file}: ${problem}`;
+  }
+  return undefined;
 }
 
 /**
- * Looks a tool up in the tool cache and checks `file` against the digest recorded when it was
- * cached (and against `known`, where the action carries one). A mismatch is a corrupted or
- * altered entry: it is removed, with a warning, so that the caller downloads it again.
+ * Copies `source` to `target` and checks the sha256 of the copy, which is what runs. Returns what
+ * is wrong, or undefined when the copy is good.
  */
-async function findVerified(
-  tool: string,
-  version: string,
-  arch: string,
-  file: string,
-  known: string | undefined,
-): Promise<{ path: string; digest: string } | undefined> {
-  const dir = tc.find(tool, version, arch);
-  if (!dir) return undefined;
-  const path = join(dir, file);
-  const recorded = await readFile(join(dir, DIGEST_FILE), 'utf8').then(
-    (text) => text.trim(),
-    () => undefined,
-  );
-  const actual = await sha256File(path).catch(() => undefined);
-  if (actual !== undefined && actual === recorded && (known === undefined || actual === known)) {
-    return { path, digest: actual };
+async function copyVerified(
+  source: string,
+  target: string,
+  expected: string | undefined,
+  mode: number,
+): Promise<string | undefined> {
+  if (expected === undefined) return 'no digest was recorded when it was cached';
+  try {
+    if (source !== target) await copyFile(source, target);
+    const actual = await sha256File(target);
+    if (actual !== expected) return `sha256 ${actual} does not match the expected ${expected}`;
+    await chmod(target, mode);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
   }
-  core.warning(
-    `The cached ${tool} ${version} in ${dir} does not match the digest recorded when it was ` +
-      'cached; removing it and downloading it again.',
-  );
-  await rm(dir, { recursive: true, force: true });
-  await rm(`${dir}.complete`, { force: true });
-  return undefined;
+}
+
+async function recordedDigest(dir: string): Promise<string | undefined> {
+  const text = await readFile(join(dir, DIGEST_FILE), 'utf8').catch(() => undefined);
+  const digest = text?.trim();
+  return digest && /^[0-9a-f]{64}$/.test(digest) ? digest : undefined;
+}
+
+/** Caches for later jobs; a failure, such as a race with another job, only costs a download. */
+async function cacheShared(cache: () => Promise<string>, what: string): Promise<void> {
+  try {
+    await cache();
+  } catch (error) {
+    core.warning(`Could not add ${what} to the tool cache: ${(error as Error).message}`);
+  }
 }
 
 async function fetchPublishedDigest(
@@ -170,7 +239,7 @@ const DOWNLOAD_TIMEOUT_MS = 180_000;
 
 async function download(url: string, what: string, scratchDir: string): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
-  // @actions/tool-cache sets no socket timeout, so a server that stops responding would hang the step.
+  // @actions/tool-cache sets no socket timeout, so a server that stops responding would hang.
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {
       reject(new Error(`Download of ${url} timed out after ${DOWNLOAD_TIMEOUT_MS / 1000} s.`));

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import {
@@ -75,6 +75,7 @@ async function login(): Promise<void> {
     installHelperFor(inputs, plan),
   );
   const toolDirs = await installPassIfMissing(tools, inputs, plan);
+  await rm(join(plan.workDir, 'download'), { recursive: true, force: true });
 
   const key = await phase('Create the ephemeral GnuPG key', () => setUpGnupg(plan, keyPromise));
   core.setOutput('key-fingerprint', key.fingerprint);
@@ -144,10 +145,11 @@ async function installHelperFor(inputs: Inputs, plan: Plan): Promise<InstalledTo
     inputs.helperMirror,
     platform,
     plan.workDir,
+    plan.helperDir,
   );
   core.info(`Version : ${inputs.helperVersion} (${platform})`);
   core.info(`Source  : ${installed.source === 'download' ? installed.url : installed.source}`);
-  core.info(`Path    : ${installed.path}`);
+  core.info(`Copy    : ${installed.path}`);
   core.info(`SHA-256 : ${installed.digest}`);
   return installed;
 }
@@ -160,7 +162,7 @@ async function installPassIfMissing(tools: Tools, inputs: Inputs, plan: Plan): P
   const toolDirs = tools.getoptDir ? [tools.getoptDir] : [];
   if (tools.pass) return toolDirs;
   await phase('Install pass', async () => {
-    const installed = await installPass(inputs.passMirror, plan.workDir);
+    const installed = await installPass(inputs.passMirror, plan.workDir, plan.passDir);
     await writePassWrapper(plan.passDir, installed.path);
     core.info(`Source  : ${installed.source === 'download' ? installed.url : installed.source}`);
     core.info(`Script  : ${installed.path}`);

@@ -17,7 +17,9 @@ export interface WorkPaths {
   storeDir: string;
   configDir: string;
   binDir: string;
-  /** Folder of the `pass` wrapper, used only where pass is not installed. */
+  /** Folder of the verified docker-credential-pass that the wrapper runs. */
+  helperDir: string;
+  /** Folder of pass and its `pass` wrapper, used only where pass is not installed. */
   passDir: string;
   helperName: string;
 }
@@ -40,6 +42,7 @@ export function pathsIn(workDir: string): WorkPaths {
     storeDir: join(workDir, 's'),
     configDir: join(workDir, 'c'),
     binDir: join(workDir, 'b'),
+    helperDir: join(workDir, 'h'),
     passDir: join(workDir, 'p'),
     helperName: `pass-login-${id}`,
   };

@@ -6,6 +6,7 @@
  * concurrently, each with its own mirror.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -199,7 +200,7 @@ describe.skipIf(!canRunDockerd())('helper download faults', { timeout: 120_000 }
     const second = await job.runAction('main', inputs(), { id: 'second' });
     expect(second.exitCode, describeResult(second)).toBe(0);
     expect(annotations(second, 'warning')).toMatch(
-      /cached docker-credential-pass .* does not match/,
+      /cached docker-credential-pass\S* in .* does not match/,
     );
     expect(downloads(), 'downloads of the binary').toBe(downloadsBefore + 1);
     expect(sha256(await readFile(cached[0].path))).toBe(mirror.sha256);
@@ -210,6 +211,28 @@ describe.skipIf(!canRunDockerd())('helper download faults', { timeout: 120_000 }
     expect(push.exitCode, describeResult(push)).toBe(0);
 
     await runPostAndExpectClean(job, { id: 'second' });
+  });
+
+  test('cache swapped after main is not run', async () => {
+    const job = await newJob();
+    const main = await job.runAction('main', inputs(), { id: 'swap' });
+    expect(main.exitCode, describeResult(main)).toBe(0);
+
+    // Another process of the same user replaces the cached helper while the job runs.
+    const cached = (await walkTree([job.toolCache])).filter(
+      (entry) => entry.type === 'file' && entry.path.endsWith('/docker-credential-pass'),
+    );
+    expect(cached, 'cached binaries').toHaveLength(1);
+    const marker = join(job.root, 'swapped-helper-ran');
+    await writeFile(cached[0].path, `#!/bin/sh\ntouch '${marker}'\nexit 1\n`);
+
+    const ref = `${registry.address}/cache-swapped:1`;
+    await makeImage(dockerd.host, ref);
+    const push = await job.run('docker', ['push', ref]);
+    expect(push.exitCode, describeResult(push)).toBe(0);
+    expect(existsSync(marker), 'the swapped cache file ran').toBe(false);
+
+    await runPostAndExpectClean(job, { id: 'swap' });
   });
 
   describe.concurrent('with tool-cache retries', () => {

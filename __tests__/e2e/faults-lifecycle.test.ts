@@ -360,13 +360,12 @@ describe.skipIf(!canRunDockerd())('job lifecycle faults', { timeout: 120_000 }, 
   });
 });
 
-/** Returns the files that @actions/tool-cache is downloading into RUNNER_TEMP (uuid names). */
 /** Returns the files that @actions/tool-cache is writing, in the action's work folders. */
 function partialDownloads(job: Job): string[] {
   const workDirs = readdirSync(job.runnerTemp).filter((name) => /^dpl-[0-9a-f]{8}$/.test(name));
-  return workDirs.flatMap((name) =>
-    readdirSync(join(job.runnerTemp, name)).filter((file) =>
-      /^[0-9a-f]{8}-[0-9a-f]{4}-/.test(file),
-    ),
-  );
+  return workDirs.flatMap((name) => {
+    const scratch = join(job.runnerTemp, name, 'download');
+    const files = existsSync(scratch) ? readdirSync(scratch) : [];
+    return files.filter((file) => /^[0-9a-f]{8}-[0-9a-f]{4}-/.test(file));
+  });
 }
