@@ -114,6 +114,8 @@ export async function writeJobConfig(
 
 /** Name of the copy of a config.json that the main step edits in place, inside workDir. */
 export const CONFIG_BACKUP = 'config.json.orig';
+/** Name of the copy, inside workDir, of a config.json that main created in config-dir. */
+export const CONFIG_WRITTEN = 'config.json.written';
 
 /**
  * Copies the config.json of `configDir`, if there is one, to `backupFile` (0600) before it is
@@ -132,21 +134,85 @@ export async function backUpConfig(
 }
 
 /**
- * Puts back the config.json that `backUpConfig` copied, byte for byte and with its `mode`, or
- * deletes the config.json that the main step created where there was none (`mode` undefined).
+ * Undoes the main step's edit of the config.json in `configDir`. It removes this use's helper
+ * entries (and the `auths` entries docker wrote for `servers`) from the current file. When what
+ * remains is the file as it was before, the backup is put back byte for byte with its `mode`,
+ * or the file is deleted where there was none (`mode` undefined, and main saved what it wrote). When something else changed the
+ * file during the job, such as another job that edits the same file, only this use's entries
+ * are removed and the rest is kept. Returns which of the three it did.
  */
 export async function restoreConfig(
   configDir: string,
-  backupFile: string,
+  workDir: string,
   mode: number | undefined,
-): Promise<void> {
+  helperName: string,
+  servers: string[],
+): Promise<'restored' | 'removed' | 'cleaned'> {
   const file = join(configDir, 'config.json');
-  if (mode === undefined) {
-    await rm(file, { force: true });
-    return;
+  const backupFile = join(workDir, CONFIG_BACKUP);
+  // Where there was no config.json, the baseline is what main wrote, less its own entries.
+  const original =
+    mode === undefined
+      ? withoutHelper(await readConfigFile(join(workDir, CONFIG_WRITTEN)), {}, helperName, servers)
+      : await readConfigFile(backupFile);
+  const current = await readConfigFile(file);
+  const cleaned = withoutHelper(current, original, helperName, servers);
+  if (JSON.stringify(sortKeys(cleaned)) === JSON.stringify(sortKeys(original))) {
+    if (mode === undefined) {
+      await rm(file, { force: true });
+      return 'removed';
+    }
+    await copyFile(backupFile, file);
+    await chmod(file, mode);
+    return 'restored';
   }
-  await copyFile(backupFile, file);
-  await chmod(file, mode);
+  await writeFile(file, `${JSON.stringify(cleaned, null, 2)}\n`);
+  return 'cleaned';
+}
+
+/**
+ * Returns `current` without the credHelpers entries that name `helperName`, and with the `auths`
+ * entries of `servers` as they were in `original`.
+ */
+function withoutHelper(
+  current: DockerConfig,
+  original: DockerConfig,
+  helperName: string,
+  servers: string[],
+): DockerConfig {
+  const result: DockerConfig = { ...current };
+  const credHelpers = Object.entries(current.credHelpers ?? {}).filter(
+    ([, helper]) => helper !== helperName,
+  );
+  if (credHelpers.length > 0 || original.credHelpers) {
+    result.credHelpers = Object.fromEntries(credHelpers);
+  } else {
+    delete result.credHelpers;
+  }
+  const auths: Record<string, unknown> = { ...(current.auths ?? {}) };
+  for (const server of servers) {
+    if (original.auths && server in original.auths) auths[server] = original.auths[server];
+    else delete auths[server];
+  }
+  if (Object.keys(auths).length > 0 || original.auths) result.auths = auths;
+  else delete result.auths;
+  return result;
+}
+
+async function readConfigFile(file: string): Promise<DockerConfig> {
+  const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error(`${file} is not a JSON object.`);
+  }
+  return parsed as DockerConfig;
+}
+
+/** Returns a copy with the keys of every object sorted, for a comparison by JSON text. */
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (!value || typeof value !== 'object') return value;
+  const entries = Object.entries(value).sort(([a], [b]) => a.localeCompare(b));
+  return Object.fromEntries(entries.map(([key, child]) => [key, sortKeys(child)]));
 }
 
 /**

@@ -162,8 +162,11 @@ export function validateHelperVersion(value: string): string {
   return value;
 }
 
-/** Accepts an http(s) base URL and returns it without a trailing slash. */
+/** Accepts an http(s) base URL and returns it, as parsed, without a trailing slash. */
 export function validateMirror(value: string, inputName: string): string {
+  if ([...value].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f)) {
+    throw new Error(`Input '${inputName}' contains a line break or another control character.`);
+  }
   let url: URL;
   try {
     url = new URL(value);
@@ -176,7 +179,13 @@ export function validateMirror(value: string, inputName: string): string {
   if (url.username || url.password) {
     throw new Error(`Input '${inputName}' must not contain a user name or password.`);
   }
-  return value.replace(/\/+$/, '');
+  if (url.search || url.hash || value.includes('?') || value.includes('#')) {
+    throw new Error(
+      `Input '${inputName}' must not contain a query or a fragment ('?' or '#'): the file ` +
+        'paths are appended to it.',
+    );
+  }
+  return url.href.replace(/\/+$/, '');
 }
 
 function readBoolean(name: string): boolean {

@@ -1,11 +1,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import {
   backUpConfig,
   buildConfig,
   CONFIG_BACKUP,
+  CONFIG_WRITTEN,
   plannedLinks,
   readConfig,
   userConfigDir,
@@ -126,7 +127,12 @@ function planJob(inputs: Inputs): Plan {
     externalConfig: inputs.configDir !== undefined,
   };
   // The config-dir input is saved later, once its config.json is backed up.
-  saveState({ workDir: paths.workDir, servers: plan.servers, logout: inputs.logout });
+  saveState({
+    workDir: paths.workDir,
+    servers: plan.servers,
+    logout: inputs.logout,
+    previousDockerConfig: process.env.DOCKER_CONFIG ?? '',
+  });
   mkdirSync(paths.workDir, { mode: 0o700 });
 
   if (!process.env.RUNNER_TOOL_CACHE) {
@@ -206,6 +212,10 @@ async function writeDockerConfig(
   const linkSource = inPlace ? configDir : sourceDir;
   const links = plannedLinks(configDir, linkSource);
   if (externalConfig) saveState({ externalLinks: links });
+  if (externalConfig && !inPlace) {
+    const written = `${JSON.stringify(config, null, 2)}\n`;
+    await writeFile(join(plan.workDir, CONFIG_WRITTEN), written, { mode: 0o600 });
+  }
   await writeJobConfig(configDir, linkSource, config, links);
   const wrapper = await writeHelperWrapper({ ...plan, toolDirs, helperPath: helper.path });
   core.exportVariable('DOCKER_CONFIG', configDir);

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as core from '@actions/core';
-import { CONFIG_BACKUP, removeLinks, restoreConfig } from './docker-config.js';
+import { removeLinks, restoreConfig } from './docker-config.js';
 import { runTool } from './exec.js';
 import { deleteKey, stopAgent } from './gpg.js';
 import { dockerEnv } from './login.js';
@@ -42,8 +43,9 @@ async function cleanUp(state: SavedState, paths: WorkPaths): Promise<void> {
   const started = performance.now();
   const { workDir, gnupgHome } = paths;
   const configDir = state.externalConfigDir ?? paths.configDir;
+  const servers = state.servers ?? [];
   if (existsSync(join(configDir, 'config.json'))) {
-    for (const server of state.servers ?? []) await logOut(server, configDir, paths);
+    for (const server of servers) await logOut(server, configDir, paths);
   }
   if (state.externalConfigDir) {
     const links = state.externalLinks ?? [];
@@ -51,9 +53,15 @@ async function cleanUp(state: SavedState, paths: WorkPaths): Promise<void> {
       await attempt(`Removing links in ${configDir}`, () => removeLinks(configDir, links));
     }
     const mode = state.externalConfigMode;
-    const what = `${mode === undefined ? 'Removing' : 'Restoring'} ${configDir}/config.json`;
-    const backup = join(workDir, CONFIG_BACKUP);
-    await attempt(what, () => restoreConfig(configDir, backup, mode));
+    await attempt(`Undoing the edit of ${configDir}/config.json`, async () => {
+      const done = await restoreConfig(configDir, workDir, mode, paths.helperName, servers);
+      if (done === 'cleaned') {
+        core.warning(
+          `${configDir}/config.json was changed during the job by something else, so only this ` +
+            "job's credential helper entries were removed from it instead of restoring it.",
+        );
+      }
+    });
   }
   if (existsSync(gnupgHome)) {
     if (state.fingerprint) {
@@ -63,6 +71,13 @@ async function cleanUp(state: SavedState, paths: WorkPaths): Promise<void> {
     await attempt('Stopping gpg-agent', () => stopAgent(gnupgHome));
   }
   await attempt(`Removing ${workDir}`, () => rm(workDir, { recursive: true, force: true }));
+  // Post steps of actions used before this one run after it, and must not see a DOCKER_CONFIG
+  // that names the folder just removed.
+  if (process.env.DOCKER_CONFIG === configDir) {
+    const previous = state.previousDockerConfig || join(homedir(), '.docker');
+    core.exportVariable('DOCKER_CONFIG', previous);
+    core.info(`DOCKER_CONFIG for later steps: ${previous}`);
+  }
   core.info(`Cleaned up in ${Math.round(performance.now() - started)} ms`);
 }
 
@@ -95,9 +110,11 @@ async function attempt(what: string, action: () => Promise<unknown>): Promise<vo
  * RUNNER_TEMP, or undefined when it is one.
  */
 function foreignReason(path: string): string | undefined {
-  const runnerTemp = process.env.RUNNER_TEMP?.replace(/\/+$/, '');
-  if (!runnerTemp) return 'RUNNER_TEMP is not set, so it cannot be checked to be inside it';
+  if (!process.env.RUNNER_TEMP) {
+    return 'RUNNER_TEMP is not set, so it cannot be checked to be inside it';
+  }
+  const runnerTemp = resolve(process.env.RUNNER_TEMP);
   if (!WORK_DIR_NAME.test(basename(path))) return 'it is not a folder this action creates';
-  if (dirname(path) !== runnerTemp) return 'it is not directly under RUNNER_TEMP';
+  if (dirname(resolve(path)) !== runnerTemp) return 'it is not directly under RUNNER_TEMP';
   return undefined;
 }

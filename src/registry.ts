@@ -22,6 +22,12 @@ export function parseRegistry(input: string): Registry {
   if (/\s/.test(value)) {
     throw new Error(`Invalid registry '${input}': it contains white space.`);
   }
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(value)?.[1];
+  if (scheme !== undefined && !/^https?$/i.test(scheme)) {
+    throw new Error(
+      `Invalid registry '${input}': a registry is reached over https, not ${scheme}.`,
+    );
+  }
   const withoutScheme = value.replace(/^https?:\/\//i, '');
   const hostAndPath = withoutScheme.replace(/\/+$/, '');
   const lowerCased = hostAndPath.toLowerCase();

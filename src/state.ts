@@ -12,6 +12,8 @@ export interface SavedState {
   /** Server keys of the registries, as stored by `docker login`. */
   servers?: string[];
   logout?: boolean;
+  /** DOCKER_CONFIG before main exported its own; empty when it was not set. */
+  previousDockerConfig?: string;
   /**
    * The `config-dir` input, saved once its config.json is backed up: post then restores that
    * file, or deletes it where there was none.

@@ -135,6 +135,9 @@ describe('validateMirror', () => {
     ['not a url', /not a URL/],
     ['ftp://mirror.example', /http or https/],
     ['https://user:pw@mirror.example', /user name or password/],
+    ['https://mirror.example/a?b=1', /query or a fragment/],
+    ['https://mirror.example/a#top', /query or a fragment/],
+    ['https://mirror.example/\n::warning::x', /control character/],
   ])('rejects %j', (value, message) => {
     expect(() => validateMirror(value, 'helper-mirror')).toThrow(message);
   });

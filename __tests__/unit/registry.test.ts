@@ -36,6 +36,7 @@ describe('parseRegistry', () => {
     ['host:', /expected a host name/],
     ['-bad.example', /expected a host name/],
     ['[::1', /expected a host name/],
+    ['ftp://ghcr.io', /reached over https, not ftp/],
   ])('rejects %j', (input, message) => {
     expect(() => parseRegistry(input)).toThrow(message);
   });
