@@ -24,13 +24,14 @@ const TAG = 'v0.8.0-local';
 function show(title: string, result: StepResult): void {
   console.log(`\n=== ${title} (exit code ${result.exitCode}) ===`);
   const lines = `${result.stdout}${result.stderr}`.split('\n');
-  // The debug lines are hidden in a real job log unless step debug logging is on.
-  console.log(
-    lines
-      .filter((line) => !line.startsWith('::debug::'))
-      .join('\n')
-      .trimEnd(),
+  // The runner consumes ::add-mask:: commands, which carry the secrets to mask, so a job log
+  // never shows them; debug lines show only with step debug logging on.
+  const masks = lines.filter((line) => line.startsWith('::add-mask::')).length;
+  const shown = lines.filter(
+    (line) => !line.startsWith('::debug::') && !line.startsWith('::add-mask::'),
   );
+  if (masks > 0) console.log(`(${masks} ::add-mask:: commands for the runner not shown)`);
+  console.log(shown.join('\n').trimEnd());
 }
 
 async function main(): Promise<void> {

@@ -227,8 +227,8 @@ export async function writeHelperWrapper(options: {
   gnupgHome: string;
   storeDir: string;
   /**
-   * Folders to put first on the helper's PATH: a `pass` wrapper where pass is not installed, and
-   * Homebrew's GNU getopt on macOS.
+   * Folders to put first on the helper's PATH, in this order: the `pass` shim, a `pass` wrapper
+   * where pass is not installed, and Homebrew's GNU getopt on macOS.
    */
   toolDirs: string[];
 }): Promise<string> {
@@ -245,7 +245,7 @@ export async function writeHelperWrapper(options: {
     "PASSWORD_STORE_GPG_OPTS='--batch'",
     'export GNUPGHOME PASSWORD_STORE_DIR PASSWORD_STORE_GPG_OPTS',
     'unset GPG_AGENT_INFO',
-    ...options.toolDirs.map((dir) => `PATH=${shellQuote(dir)}:"$PATH"`),
+    `PATH=${[...options.toolDirs.map(shellQuote), '"$PATH"'].join(':')}`,
     'export PATH',
     `helper=${shellQuote(options.helperPath)}`,
     '[ "$1" = get ] || exec "$helper" "$@"',

@@ -104,10 +104,24 @@ export function validateUsername(value: string, label: string): string {
   return name;
 }
 
+/**
+ * Maximum size in bytes of the password as a JSON string. docker-credential-pass reads its JSON
+ * request with a Go bufio.Scanner, whose 64 KiB limit fails a longer request with "token too
+ * long". 1 KiB is kept for the server URL, the user name and the JSON around them.
+ */
+const MAX_PASSWORD_JSON_BYTES = 63 * 1024;
+
 export function validatePassword(value: string, label: string): string {
   if (value.trim().length === 0) {
     const what = value.length === 0 ? 'is empty' : 'contains only white space';
     throw new Error(`${label} ${what}. ${FORK_HINT}`);
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(value));
+  if (bytes > MAX_PASSWORD_JSON_BYTES) {
+    throw new Error(
+      `${label} is too long: ${bytes} bytes as a JSON string, and docker-credential-pass ` +
+        `stores at most ${MAX_PASSWORD_JSON_BYTES}.`,
+    );
   }
   return value;
 }

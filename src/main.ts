@@ -26,7 +26,7 @@ import {
   type DockerContext,
   type RetryPolicy,
 } from './login.js';
-import { initStore, writePassWrapper } from './pass.js';
+import { initStore, writePassShim, writePassWrapper } from './pass.js';
 import { planPaths, type WorkPaths } from './paths.js';
 import { phase } from './phase.js';
 import { helperPlatform } from './platform.js';
@@ -92,10 +92,16 @@ async function login(): Promise<void> {
   );
   core.setOutput('config-dir', plan.configDir);
 
+  // The store is new, so only a server that an earlier entry of this step logged in to can have
+  // an older credential to erase.
+  const loggedIn = new Set<string>();
   for (const entry of inputs.logins) {
     await phase(`Log in to ${entry.registry.server}`, async () => {
       const context = { configDir: plan.configDir, binDir: plan.binDir };
-      await eraseCredential(entry.registry.server, context, wrapper);
+      if (loggedIn.has(entry.registry.server)) {
+        await eraseCredential(entry.registry.server, context, wrapper);
+      }
+      loggedIn.add(entry.registry.server);
       await logIn(entry, context, wrapper, tools.docker, inputs.retry);
       await verifyStoredCredential(entry, context, wrapper);
       core.info(`Logged in to ${entry.registry.server} as ${entry.username}`);
@@ -217,7 +223,13 @@ async function writeDockerConfig(
     await writeFile(join(plan.workDir, CONFIG_WRITTEN), written, { mode: 0o600 });
   }
   await writeJobConfig(configDir, linkSource, config, links);
-  const wrapper = await writeHelperWrapper({ ...plan, toolDirs, helperPath: helper.path });
+  const realPass = findOnPath('pass') ?? join(plan.passDir, 'pass');
+  await writePassShim(plan.shimDir, realPass);
+  const wrapper = await writeHelperWrapper({
+    ...plan,
+    toolDirs: [plan.shimDir, ...toolDirs],
+    helperPath: helper.path,
+  });
   core.exportVariable('DOCKER_CONFIG', configDir);
   core.addPath(plan.binDir);
   const origin = inPlace ? 'edited in place, backed up' : `settings carried over from ${sourceDir}`;

@@ -21,6 +21,8 @@ export interface WorkPaths {
   helperDir: string;
   /** Folder of pass and its `pass` wrapper, used only where pass is not installed. */
   passDir: string;
+  /** Folder of the `pass` shim that speeds up the helper's lookups. */
+  shimDir: string;
   helperName: string;
 }
 
@@ -44,6 +46,7 @@ export function pathsIn(workDir: string): WorkPaths {
     binDir: join(workDir, 'b'),
     helperDir: join(workDir, 'h'),
     passDir: join(workDir, 'p'),
+    shimDir: join(workDir, 'x'),
     helperName: `pass-login-${id}`,
   };
 }

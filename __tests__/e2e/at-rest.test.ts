@@ -29,12 +29,15 @@ const PASSWORD = `keeper-${randomBytes(8).toString('hex')}`;
  * Returns the modes that an entry may have: 0700 for folders, 0600 for files (0700 for the helper
  * wrapper in the bin folder), and no group or other bits on sockets.
  */
-function ownerOnlyModes(entry: TreeEntry, binDir: string): number[] {
+function ownerOnlyModes(entry: TreeEntry, workDir: string): number[] {
+  // The programs the job runs: the helper wrapper (b), the verified helper copy (h), the pass
+  // shim (x) and a downloaded pass (p).
+  const programs = ['b', 'h', 'x', 'p'].map((name) => `${workDir}/${name}/`);
   switch (entry.type) {
     case 'directory':
       return [0o700];
     case 'file':
-      return entry.path.startsWith(`${binDir}/`) ? [0o600, 0o700] : [0o600];
+      return programs.some((folder) => entry.path.startsWith(folder)) ? [0o600, 0o700] : [0o600];
     case 'socket':
       return [0o600, 0o700];
     default:
@@ -270,7 +273,7 @@ describe.skipIf(!canRunDockerd())('files at rest', { timeout: 300_000 }, () => {
     const loose: string[] = [];
     for (const entry of await walkTree([paths.workDir])) {
       const mode = (await lstat(entry.path)).mode & 0o777;
-      const allowed = ownerOnlyModes(entry, paths.binDir);
+      const allowed = ownerOnlyModes(entry, paths.workDir);
       if (!allowed.includes(mode)) loose.push(`${entry.type} ${mode.toString(8)} ${entry.path}`);
     }
     expect(loose, 'entries that are not owner-only').toEqual([]);

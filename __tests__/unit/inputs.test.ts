@@ -62,6 +62,8 @@ describe('readInputs', () => {
     ['password', ' \n ', /Input 'password' contains only white space/],
     ['logout', 'yes', /Input 'logout' is 'yes'; use 'true' or 'false'/],
     ['registry', 'ghcr.io/org', /Invalid registry 'ghcr\.io\/org'/],
+    ['password', 'x'.repeat(63 * 1024), /Input 'password' is too long: 64514 bytes as a JSON/],
+    ['password', '"'.repeat(32 * 1024), /Input 'password' is too long: 65538 bytes/],
     ['retries', '-1', /Input 'retries' is '-1'; use a whole number/],
     ['retries', '11', /Input 'retries' is '11'/],
     ['retry-delay', 'soon', /Input 'retry-delay' is 'soon'; use a duration/],
