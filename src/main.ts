@@ -67,11 +67,13 @@ async function login(): Promise<void> {
     if (name.startsWith('INPUT_')) delete process.env[name];
   }
   const plan = planJob(inputs);
-  const tools = await phase('Check required tools', () => checkTools(process.platform));
-
-  // Key generation needs no network, so it runs while the helper downloads.
+  // The tool checks start their processes first, so they run while openpgp parses on this
+  // thread. Key generation needs no network, so it also runs while the helper downloads.
+  const toolsPromise = checkTools(process.platform);
+  toolsPromise.catch(() => undefined);
   const keyPromise = generateKey();
   keyPromise.catch(() => undefined);
+  const tools = await phase('Check required tools', () => toolsPromise);
   const helper = await phase('Install docker-credential-pass', () =>
     installHelperFor(inputs, plan),
   );

@@ -51,12 +51,13 @@ export async function writePassWrapper(passDir: string, script: string): Promise
 }
 
 /**
- * Writes a `pass` shim into `shimDir` that answers the two commands docker-credential-pass runs
- * on every credential lookup without starting bash. pass 1.7.4 takes about 25 ms for each on a
- * 2-core machine (bench/profile.ts), more than the decryption itself. `pass ls` only tells the
- * helper that the store is initialised, and `pass show NAME` is a gpg decryption of NAME.gpg with
- * the options pass adds. Every other command, and any name pass would check more closely, goes
- * to `realPass`.
+ * Writes a `pass` shim into `shimDir` that answers, without starting bash, the commands that
+ * docker-credential-pass runs on every credential lookup and logout. pass 1.7.4 takes about
+ * 25 ms for each on a 2-core machine (bench/profile.ts), more than the decryption itself.
+ * `pass ls` only tells the helper that the store is initialised, `pass show NAME` is a gpg
+ * decryption of NAME.gpg with the options pass adds, and `pass rm -rf NAME` removes NAME and
+ * its empty parent folders, as pass does in a store without git. Every other command, and any
+ * name that pass would check more closely, goes to `realPass`.
  */
 export async function writePassShim(shimDir: string, realPass: string): Promise<void> {
   await mkdir(shimDir, { recursive: true, mode: 0o700 });
@@ -73,6 +74,16 @@ export async function writePassShim(shimDir: string, realPass: string): Promise<
     '    if [ "$#" -eq 2 ] && [ -f "$PASSWORD_STORE_DIR/$2.gpg" ]; then',
     '      exec gpg -d $PASSWORD_STORE_GPG_OPTS --quiet --yes --compress-algo=none --no-encrypt-to \\',
     '        "$PASSWORD_STORE_DIR/$2.gpg"',
+    '    fi ;;',
+    '  esac ;;',
+    'rm)',
+    '  case "$3" in',
+    "  ''|/*|-*|*..*) ;;",
+    '  *)',
+    '    if [ "$#" -eq 3 ] && [ "$2" = -rf ] && [ -d "$PASSWORD_STORE_DIR/$3" ]; then',
+    '      rm -rf "$PASSWORD_STORE_DIR/$3"',
+    '      rmdir -p "$(dirname "$PASSWORD_STORE_DIR/$3")" 2>/dev/null',
+    '      exit 0',
     '    fi ;;',
     '  esac ;;',
     'esac',
