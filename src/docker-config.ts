@@ -13,7 +13,7 @@ import {
 } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import * as core from '@actions/core';
+import * as core from './actions-core.js';
 
 type DockerConfig = Record<string, unknown> & {
   auths?: Record<string, unknown>;

@@ -1,4 +1,4 @@
-import * as core from '@actions/core';
+import * as core from './actions-core.js';
 import { killRunningTools } from './exec.js';
 import { runMain } from './main.js';
 

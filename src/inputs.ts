@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import * as core from '@actions/core';
+import * as core from './actions-core.js';
 import { parseRegistry, type Registry } from './registry.js';
 import { parseEntryList } from './registry-auth.js';
 import type { RetryPolicy } from './login.js';

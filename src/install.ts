@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import * as core from '@actions/core';
-import * as tc from '@actions/tool-cache';
+import * as core from './actions-core.js';
 import { KNOWN_DIGESTS, parseChecksums } from './checksums.js';
 import type { HelperPlatform } from './platform.js';
 
@@ -14,6 +14,26 @@ import type { HelperPlatform } from './platform.js';
 const HELPER_NAME = 'docker-credential-pass';
 /** Written next to a cached tool: the sha256 of the file it was verified by when cached. */
 const DIGEST_FILE = 'verified.sha256';
+
+/**
+ * Loads @actions/tool-cache, only when something is downloaded or cached: it brings an HTTP
+ * stack whose start-up a run from a warm cache need not pay.
+ */
+function toolCache() {
+  return import('@actions/tool-cache');
+}
+
+/**
+ * Returns the folder of a complete tool-cache entry, or '' when there is none. It is the lookup
+ * that @actions/tool-cache's `find` makes for an exact version: `<cache>/<tool>/<version>/<arch>`
+ * and a `.complete` marker beside it.
+ */
+function findCached(tool: string, version: string, arch: string): string {
+  const root = process.env.RUNNER_TOOL_CACHE;
+  if (!root) return '';
+  const dir = join(root, tool, version, arch);
+  return existsSync(`${dir}.complete`) && existsSync(dir) ? dir : '';
+}
 
 /** The pass release downloaded where pass is not installed, and its published sha256. */
 export const PASS_RELEASE = {
@@ -63,7 +83,7 @@ export async function installHelper(
   const target = join(targetDir, HELPER_NAME);
   await mkdir(targetDir, { recursive: true, mode: 0o700 });
 
-  const cachedDir = tc.find(HELPER_NAME, cacheVersion, platform);
+  const cachedDir = findCached(HELPER_NAME, cacheVersion, platform);
   // An entry without a recorded digest is not this action's to judge or to replace.
   let replaceCached = cachedDir === '';
   if (cachedDir) {
@@ -84,7 +104,10 @@ export async function installHelper(
     await mkdir(stage, { recursive: true });
     await copyFile(downloaded, join(stage, HELPER_NAME));
     await writeFile(join(stage, DIGEST_FILE), `${expected}\n`);
-    await cacheShared(() => tc.cacheDir(stage, HELPER_NAME, cacheVersion, platform), asset);
+    await cacheShared(
+      async () => (await toolCache()).cacheDir(stage, HELPER_NAME, cacheVersion, platform),
+      asset,
+    );
   }
   await rename(downloaded, target);
   const problem = await copyVerified(target, target, expected, 0o700);
@@ -114,7 +137,7 @@ export async function installPass(
     url,
   };
 
-  const cachedDir = tc.find(PASS_TOOL_NAME, version, PASS_ARCH);
+  const cachedDir = findCached(PASS_TOOL_NAME, version, PASS_ARCH);
   if (cachedDir) {
     const problem = await copyPassFiles(join(cachedDir, 'src'), targetDir);
     if (!problem) return result;
@@ -127,7 +150,7 @@ export async function installPass(
   const tarball = await downloadVerified(url, PASS_RELEASE.sha256, `pass ${version}`, scratch);
   const extracted = join(scratch, 'pass');
   try {
-    await tc.extractTar(tarball, extracted, 'xJ');
+    await (await toolCache()).extractTar(tarball, extracted, 'xJ');
   } catch (error) {
     throw new Error(
       `Unpacking ${PASS_RELEASE.file} failed: ${(error as Error).message}. It needs tar and xz.`,
@@ -138,7 +161,10 @@ export async function installPass(
   if (problem)
     throw new Error(`The verified ${PASS_RELEASE.file} has an unexpected file: ${problem}.`);
   if (!cachedDir) {
-    await cacheShared(() => tc.cacheDir(root, PASS_TOOL_NAME, version, PASS_ARCH), 'pass');
+    await cacheShared(
+      async () => (await toolCache()).cacheDir(root, PASS_TOOL_NAME, version, PASS_ARCH),
+      'pass',
+    );
   }
   return { ...result, source: 'download' };
 }
@@ -246,10 +272,11 @@ async function download(url: string, what: string, scratchDir: string): Promise<
     }, DOWNLOAD_TIMEOUT_MS);
   });
   try {
+    const tc = await toolCache();
     return await Promise.race([tc.downloadTool(url, join(scratchDir, randomUUID())), timeout]);
   } catch (error) {
     if ((error as Error).message.includes('timed out after')) throw error;
-    const status = (error as tc.HTTPError).httpStatusCode;
+    const status = (error as { httpStatusCode?: number }).httpStatusCode;
     if (status === 404) {
       throw new Error(
         `Download of ${url} failed: not found (HTTP 404). Check that ${what} exists on the ` +

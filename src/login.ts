@@ -1,5 +1,5 @@
 import { delimiter } from 'node:path';
-import * as core from '@actions/core';
+import * as core from './actions-core.js';
 import { runTool, ToolError } from './exec.js';
 import type { Login } from './inputs.js';
 import { DOCKER_HUB_SERVER } from './registry.js';

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as core from '@actions/core';
+import * as core from './actions-core.js';
 import {
   backUpConfig,
   buildConfig,

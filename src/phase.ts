@@ -1,4 +1,4 @@
-import * as core from '@actions/core';
+import * as core from './actions-core.js';
 
 /** Runs one phase of the action in its own log group and logs how long it took. */
 export async function phase<T>(title: string, body: () => Promise<T>): Promise<T> {

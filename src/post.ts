@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import * as core from '@actions/core';
+import * as core from './actions-core.js';
 import { removeLinks, restoreConfig } from './docker-config.js';
 import { runTool } from './exec.js';
 import { deleteKey, stopAgent } from './gpg.js';

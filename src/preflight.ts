@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
-import * as core from '@actions/core';
+import * as core from './actions-core.js';
 import { runTool } from './exec.js';
 
 const LINUX_HINT: Record<string, string> = {

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import * as core from '@actions/core';
+import * as core from './actions-core.js';
 import type { Login } from './inputs.js';
 import { backoffMs, type LoginFailure, type RetryPolicy } from './login.js';
 import { DOCKER_HUB_SERVER } from './registry.js';

@@ -1,4 +1,4 @@
-import * as core from '@actions/core';
+import * as core from './actions-core.js';
 
 // Every string registered here is masked in the job log by the runner and replaced by `***` in
 // any text this action builds from a tool's output.

@@ -1,4 +1,4 @@
-import * as core from '@actions/core';
+import * as core from './actions-core.js';
 
 /**
  * What the post step needs to clean up. Post runs in a fresh process and sees only these values,

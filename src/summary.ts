@@ -1,4 +1,4 @@
-import * as core from '@actions/core';
+import * as core from './actions-core.js';
 
 export interface SummaryFacts {
   servers: string[];
