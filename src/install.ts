@@ -66,7 +66,7 @@ export interface InstalledTool {
 /**
  * Installs a verified docker-credential-pass for `platform` as `<targetDir>/docker-credential-pass`.
  * It comes from the tool cache when the cached file matches the digest this action carries, or
- * else the one recorded when it was cached; otherwise it is downloaded from `mirror`, verified
+ * else the one recorded when it was cached. Otherwise it is downloaded from `mirror`, verified
  * before it is ever made executable, and cached.
  */
 export async function installHelper(
@@ -98,8 +98,8 @@ export async function installHelper(
   const expected = known ?? (await fetchPublishedDigest(mirror, version, asset, scratch));
   const downloaded = await downloadVerified(url, expected, `release ${version}`, scratch);
   if (replaceCached) {
-    // The digest goes into the folder before it is cached, so no job ever sees an entry that is
-    // marked complete but has no digest.
+    // The digest goes into the folder before it is cached, so no job ever finds an entry that
+    // is marked complete but has no digest.
     const stage = join(scratch, 'stage');
     await mkdir(stage, { recursive: true });
     await copyFile(downloaded, join(stage, HELPER_NAME));

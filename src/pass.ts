@@ -51,7 +51,7 @@ export async function writePassWrapper(passDir: string, script: string): Promise
 }
 
 /**
- * Writes a `pass` shim into `shimDir` that answers, without starting bash, the commands that
+ * Writes a `pass` shim into `shimDir` that handles, without starting bash, the commands that
  * docker-credential-pass runs on every credential lookup and logout. pass 1.7.4 takes about
  * 25 ms for each on a 2-core machine (bench/profile.ts), more than the decryption itself.
  * `pass ls` only tells the helper that the store is initialised, `pass show NAME` is a gpg

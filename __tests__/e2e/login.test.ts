@@ -259,6 +259,12 @@ describe.skipIf(!canRunDockerd())('action end to end', { timeout: 300_000 }, () 
     // action logs docker's output at debug level, so the warning would show there.
     expect(outputOf(main)).not.toMatch(/stored unencrypted/i);
     expect(main.stdout).toMatch(/::debug::Login Succeeded/);
+    // The job summary names the registry, the helper release, the key and what post removes.
+    expect(main.summary).toContain(`| Registries | \`${registry.address}\` |`);
+    expect(main.summary).toContain(`| docker-credential-pass | ${TAG} from ${mirror.baseUrl}`);
+    expect(main.summary).toContain(`| Key fingerprint | \`${main.outputs['key-fingerprint']}\` |`);
+    expect(main.summary).toContain(`| Docker config folder | \`${main.outputs['config-dir']}\` |`);
+    expect(main.summary).toMatch(/\| Post step will \| log out of the registry, delete the key/);
     const assetRequests = mirror.requests.map((request) => request.path);
     expect(assetRequests).toContain(mirror.checksumsPath);
     expect(assetRequests).toContain(mirror.assetPath);

@@ -88,6 +88,8 @@ export interface StepResult extends ExecResult {
   exportedEnv: Record<string, string>;
   /** What the step added with `GITHUB_PATH`, in file order. */
   addedPath: string[];
+  /** What the step wrote to `GITHUB_STEP_SUMMARY`. */
+  summary: string;
 }
 
 /** Changes to the environment of one step. */
@@ -449,6 +451,7 @@ export class Job {
       state: Object.fromEntries(await readFileCommand(files.GITHUB_STATE)),
       exportedEnv,
       addedPath,
+      summary: await readFile(files.GITHUB_STEP_SUMMARY, 'utf8'),
     };
   }
 }
