@@ -25,6 +25,10 @@ export function parseChecksums(text: string): Map<string, string> {
     if (!match) {
       throw new Error(`line ${index + 1} is not '<sha256> *<file name>'`);
     }
+    const previous = digests.get(match[2]);
+    if (previous !== undefined && previous !== match[1].toLowerCase()) {
+      throw new Error(`line ${index + 1} gives ${match[2]} a second, different checksum`);
+    }
     digests.set(match[2], match[1].toLowerCase());
   });
   return digests;

@@ -95,6 +95,12 @@ export function validateUsername(value: string, label: string): string {
         'each secret in a file named after the user. Use the user name without the slash.',
     );
   }
+  if (name.includes(':')) {
+    throw new Error(
+      `${label} contains ':', which separates the user name from the password in HTTP Basic ` +
+        'authentication, so no registry can accept it.',
+    );
+  }
   if ([...name].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f)) {
     throw new Error(`${label} contains a line break or another control character.`);
   }

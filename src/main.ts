@@ -90,7 +90,13 @@ async function login(): Promise<void> {
   });
 
   const wrapper = await phase('Write the Docker config', () =>
-    writeDockerConfig(plan, helper, toolDirs),
+    writeDockerConfig(plan, helper, toolDirs).catch((error: Error) => {
+      if (!plan.externalConfig) throw error;
+      throw new Error(
+        `Input 'config-dir' names ${plan.configDir}, where the Docker config cannot be ` +
+          `written: ${error.message}. Use a folder that you can write, or leave it empty.`,
+      );
+    }),
   );
   core.setOutput('config-dir', plan.configDir);
 
@@ -234,7 +240,11 @@ async function writeDockerConfig(
   });
   core.exportVariable('DOCKER_CONFIG', configDir);
   core.addPath(plan.binDir);
-  const origin = inPlace ? 'edited in place, backed up' : `settings carried over from ${sourceDir}`;
+  const origin = inPlace
+    ? 'edited in place, backed up'
+    : existsSync(join(sourceDir, 'config.json'))
+      ? `settings carried over from ${sourceDir}`
+      : `no config.json in ${sourceDir} to carry settings over from`;
   core.info(`Config folder  : ${configDir} (${origin})`);
   core.info(`Helper wrapper : ${wrapper}`);
   return wrapper;

@@ -30,6 +30,12 @@ describe('parseChecksums', () => {
     expect(() => parseChecksums(`${DIGEST_A}\n`)).toThrow(/line 1/);
   });
 
+  it('rejects two different digests for one file', () => {
+    expect(() => parseChecksums(`${DIGEST_A} *file\n${'c'.repeat(64)} *file\n`)).toThrow(
+      /line 2 gives file a second, different checksum/,
+    );
+  });
+
   it('returns nothing for an empty file', () => {
     expect(parseChecksums('').size).toBe(0);
   });

@@ -102,6 +102,7 @@ describe('validateUsername', () => {
 
   it.each([
     ['org/robot', /contains '\/'/],
+    ['user:name', /contains ':', which separates/],
     ['line\nbreak', /control character/],
     ['..', /folder name/],
   ])('rejects %j', (name, message) => {
