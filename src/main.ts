@@ -55,6 +55,7 @@ export async function runMain(): Promise<void> {
   } catch (error) {
     core.setFailed(scrub(error instanceof Error ? error.message : String(error)));
   }
+  saveState({ completed: true });
 }
 
 async function login(): Promise<void> {

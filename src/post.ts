@@ -35,6 +35,12 @@ export async function runPost(): Promise<void> {
     core.warning(`Not cleaning up '${state.workDir}': ${reason}.`);
     return;
   }
+  if (!state.completed) {
+    core.warning(
+      'The main step did not finish, for example because the job was cancelled, so part of ' +
+        'what it sets up may be missing. Removing what there is.',
+    );
+  }
   const paths = pathsIn(state.workDir);
   await core.group('Log out and remove the credentials', () => cleanUp(state, paths));
 }

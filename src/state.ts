@@ -12,6 +12,8 @@ export interface SavedState {
   /** Server keys of the registries, as stored by `docker login`. */
   servers?: string[];
   logout?: boolean;
+  /** Set when main finished, whether it logged in or failed with an error it reported. */
+  completed?: boolean;
   /** DOCKER_CONFIG before main exported its own; empty when it was not set. */
   previousDockerConfig?: string;
   /**

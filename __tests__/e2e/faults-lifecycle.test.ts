@@ -177,7 +177,8 @@ describe.skipIf(!canRunDockerd())('job lifecycle faults', { timeout: 120_000 }, 
       const main = await cancelMain(job, {}, requested, signal);
       expectStoppedBy(main, signal);
 
-      await runPostAndExpectClean(job);
+      const post = await runPostAndExpectClean(job);
+      expect(annotations(post, 'warning')).toContain('The main step did not finish');
     });
 
     test.each(['SIGINT', 'SIGTERM'] as const)('%s during download body', async (signal) => {
