@@ -4,6 +4,7 @@
  * its OIDC client, whose HTTP stack (undici) added about 75 ms to the start of every step here
  * (bench/profile.ts) and is never used by this action.
  */
+import { EOL } from 'node:os';
 import { delimiter } from 'node:path';
 import { issue, issueCommand } from '../node_modules/@actions/core/lib/command.js';
 import {
@@ -27,6 +28,8 @@ export function setOutput(name: string, value: string): void {
   if (process.env.GITHUB_OUTPUT) {
     issueFileCommand('OUTPUT', prepareKeyValueMessage(name, value));
   } else {
+    // As @actions/core does: a command must start a line of its own.
+    process.stdout.write(EOL);
     issueCommand('set-output', { name }, value);
   }
 }

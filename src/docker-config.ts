@@ -199,10 +199,21 @@ function withoutHelper(
   return result;
 }
 
-async function readConfigFile(file: string): Promise<DockerConfig> {
-  const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
+/**
+ * Reads a config.json strictly: an empty file is an empty config, as the docker CLI takes it, and
+ * anything else must be a JSON object. Throws an error that names the file.
+ */
+export async function readConfigFile(file: string): Promise<DockerConfig> {
+  const text = await readFile(file, 'utf8');
+  if (text.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${file} is not valid JSON (${(error as Error).message})`);
+  }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new Error(`${file} is not a JSON object.`);
+    throw new Error(`${file} is not a JSON object`);
   }
   return parsed as DockerConfig;
 }

@@ -84,14 +84,15 @@ export async function installHelper(
   await mkdir(targetDir, { recursive: true, mode: 0o700 });
 
   const cachedDir = findCached(HELPER_NAME, cacheVersion, platform);
-  // An entry without a recorded digest is not this action's to judge or to replace.
   let replaceCached = cachedDir === '';
   if (cachedDir) {
     const expected = known ?? (await recordedDigest(cachedDir));
     const problem = await copyVerified(join(cachedDir, HELPER_NAME), target, expected, 0o700);
     if (!problem) return { path: target, digest: expected as string, source: 'tool cache', url };
     core.warning(`Not using the cached ${asset} in ${cachedDir}: ${problem}. Downloading it.`);
-    replaceCached = expected !== undefined;
+    // This action caches an entry only with its digest inside, so an entry without one is left
+    // from an interrupted copy or an older version, and is replaced like a corrupted one.
+    replaceCached = true;
   }
 
   const scratch = join(workDir, 'download');
@@ -160,12 +161,11 @@ export async function installPass(
   const problem = await copyPassFiles(join(root, 'src'), targetDir);
   if (problem)
     throw new Error(`The verified ${PASS_RELEASE.file} has an unexpected file: ${problem}.`);
-  if (!cachedDir) {
-    await cacheShared(
-      async () => (await toolCache()).cacheDir(root, PASS_TOOL_NAME, version, PASS_ARCH),
-      'pass',
-    );
-  }
+  // A missing entry is added, and one whose files did not match is replaced.
+  await cacheShared(
+    async () => (await toolCache()).cacheDir(root, PASS_TOOL_NAME, version, PASS_ARCH),
+    'pass',
+  );
   return { ...result, source: 'download' };
 }
 

@@ -8,6 +8,7 @@ import {
   CONFIG_BACKUP,
   CONFIG_WRITTEN,
   plannedLinks,
+  readConfigFile,
   readConfig,
   userConfigDir,
   writeHelperWrapper,
@@ -95,7 +96,7 @@ async function login(): Promise<void> {
       if (!plan.externalConfig) throw error;
       throw new Error(
         `Input 'config-dir' names ${plan.configDir}, where the Docker config cannot be ` +
-          `written: ${error.message}. Use a folder that you can write, or leave it empty.`,
+          `edited: ${error.message}. Fix that, or leave config-dir empty.`,
       );
     }),
   );
@@ -215,6 +216,8 @@ async function writeDockerConfig(
   const sourceDir = userConfigDir();
   // A config-dir that already has a config.json is edited in place and restored by post.
   const inPlace = externalConfig && existsSync(join(configDir, 'config.json'));
+  // A file that post could not read back would stay edited, so it is checked before any edit.
+  if (inPlace) await readConfigFile(join(configDir, 'config.json'));
   if (externalConfig) {
     const backupFile = join(plan.workDir, CONFIG_BACKUP);
     const mode = inPlace ? await backUpConfig(configDir, backupFile) : undefined;

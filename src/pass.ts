@@ -55,8 +55,8 @@ export async function writePassWrapper(passDir: string, script: string): Promise
  * docker-credential-pass runs on every credential lookup and logout. pass 1.7.4 takes about
  * 25 ms for each on a 2-core machine (bench/profile.ts), more than the decryption itself.
  * `pass ls` only tells the helper that the store is initialised, `pass show NAME` is a gpg
- * decryption of NAME.gpg with the options pass adds, and `pass rm -rf NAME` removes NAME and
- * its empty parent folders, as pass does in a store without git. Every other command, and any
+ * decryption of NAME.gpg with the options pass adds, and `pass rm -rf NAME` removes the folder
+ * NAME and then its parent folders that are left empty. Every other command, and any
  * name that pass would check more closely, goes to `realPass`.
  */
 export async function writePassShim(shimDir: string, realPass: string): Promise<void> {
@@ -64,6 +64,7 @@ export async function writePassShim(shimDir: string, realPass: string): Promise<
   const body = [
     '#!/bin/sh',
     '# Written by docker-pass-login; see writePassShim in its src/pass.ts.',
+    ': "${PASSWORD_STORE_DIR:=$HOME/.password-store}"',
     'case "$1" in',
     'ls)',
     '  if [ "$#" -eq 1 ] && [ -f "$PASSWORD_STORE_DIR/.gpg-id" ]; then exit 0; fi ;;',

@@ -207,6 +207,33 @@ describe.skipIf(!canRunDockerd())('job Docker config', { timeout: 300_000 }, () 
     expect(post.exitCode, describeResult(post)).toBe(0);
   });
 
+  test('empty config.json restored in place', async () => {
+    const job = await newJob();
+    const file = join(job.home, '.docker', 'config.json');
+    await mkdir(join(job.home, '.docker'));
+    await writeFile(file, '');
+
+    const main = await job.runAction('main', inputs({ 'config-dir': '~/.docker' }));
+    expect(main.exitCode, describeResult(main)).toBe(0);
+    const post = await job.runAction('post');
+    expect(post.exitCode, describeResult(post)).toBe(0);
+    expect(await readFile(file, 'utf8')).toBe('');
+  });
+
+  test('invalid config.json is left alone', async () => {
+    const job = await newJob();
+    const file = join(job.home, '.docker', 'config.json');
+    await mkdir(join(job.home, '.docker'));
+    await writeFile(file, '{"auths": ');
+
+    const main = await job.runAction('main', inputs({ 'config-dir': '~/.docker' }));
+    expect(main.exitCode).toBe(1);
+    expect(main.stdout).toMatch(/::error::Input 'config-dir' names .*is not valid JSON/);
+    const post = await job.runAction('post');
+    expect(post.exitCode, describeResult(post)).toBe(0);
+    expect(await readFile(file, 'utf8')).toBe('{"auths": ');
+  });
+
   test('config-dir creates a fresh config.json', async () => {
     const job = await newJob();
     const parent = await mkdtemp(join(tmpdir(), 'dpl-cfg-'));
