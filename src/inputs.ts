@@ -33,7 +33,7 @@ const FORK_HINT =
 
 /**
  * Reads and validates the action's inputs. The password is masked before anything else runs.
- * Throws an error that names the input and says what to do.
+ * Throws an error that names the input and states what to do.
  */
 export function readInputs(): Inputs {
   // Masked first: nothing below may print a password that is not masked yet.

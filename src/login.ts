@@ -43,7 +43,7 @@ const UNREACHABLE =
   /connection refused|no such host|i\/o timeout|timed out|timeout|no route to host|network is unreachable|connection reset|deadline exceeded|\beof\b|tls: |x509: /i;
 
 /**
- * Classifies a failed `docker login` by its last line, which carries the final error; earlier
+ * Classifies a failed `docker login` by its last line, which carries the final error. Earlier
  * lines can be notes about endpoints it tried first, such as plain HTTP on a loopback registry.
  */
 export function classifyLoginFailure(output: string): LoginFailure {
@@ -181,7 +181,7 @@ export function credentialMismatch(exitCode: number, stdout: string, login: Logi
   } catch {
     return 'the helper output is not JSON';
   }
-  // A registry whose token server returns a refresh token (docker login asks for one with
+  // A registry whose token server returns a refresh token (docker login requests one with
   // offline_token=true) makes docker store that token, under the user name `<token>`, in place
   // of the password.
   if (parsed.Username === IDENTITY_TOKEN_USER && login.username !== IDENTITY_TOKEN_USER) {

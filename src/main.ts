@@ -224,6 +224,7 @@ async function writeDockerConfig(
     // Only from here on may post restore or delete the config.json of config-dir.
     saveState({ externalConfigDir: configDir, externalConfigMode: mode });
   }
+
   const base = await readConfig(inPlace ? configDir : sourceDir);
   const helperExists = (name: string) => findOnPath(`docker-credential-${name}`) !== undefined;
   const config = buildConfig(base, plan.servers, plan.helperName, inPlace, helperExists);
@@ -235,6 +236,7 @@ async function writeDockerConfig(
     await writeFile(join(plan.workDir, CONFIG_WRITTEN), written, { mode: 0o600 });
   }
   await writeJobConfig(configDir, linkSource, config, links);
+
   const realPass = findOnPath('pass') ?? join(plan.passDir, 'pass');
   await writePassShim(plan.shimDir, realPass);
   const wrapper = await writeHelperWrapper({
@@ -244,6 +246,7 @@ async function writeDockerConfig(
   });
   core.exportVariable('DOCKER_CONFIG', configDir);
   core.addPath(plan.binDir);
+
   const origin = inPlace
     ? 'edited in place, backed up'
     : existsSync(join(sourceDir, 'config.json'))

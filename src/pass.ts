@@ -54,7 +54,7 @@ export async function writePassWrapper(passDir: string, script: string): Promise
  * Writes a `pass` shim into `shimDir` that handles, without starting bash, the commands that
  * docker-credential-pass runs on every credential lookup and logout. pass 1.7.4 takes about
  * 25 ms for each on a 2-core machine (bench/profile.ts), more than the decryption itself.
- * `pass ls` only tells the helper that the store is initialised, `pass show NAME` is a gpg
+ * The helper runs `pass ls` only to check that the store is initialised, `pass show NAME` is a gpg
  * decryption of NAME.gpg with the options pass adds, and `pass rm -rf NAME` removes the folder
  * NAME and then its parent folders that are left empty. Every other command, and any
  * name that pass would check more closely, goes to `realPass`.

@@ -50,25 +50,12 @@ async function cleanUp(state: SavedState, paths: WorkPaths): Promise<void> {
   const { workDir, gnupgHome } = paths;
   const configDir = state.externalConfigDir ?? paths.configDir;
   const servers = state.servers ?? [];
+
   if (existsSync(join(configDir, 'config.json'))) {
     for (const server of servers) await logOut(server, configDir, paths);
   }
-  if (state.externalConfigDir) {
-    const links = state.externalLinks ?? [];
-    if (links.length > 0) {
-      await attempt(`Removing links in ${configDir}`, () => removeLinks(configDir, links));
-    }
-    const mode = state.externalConfigMode;
-    await attempt(`Undoing the edit of ${configDir}/config.json`, async () => {
-      const done = await restoreConfig(configDir, workDir, mode, paths.helperName, servers);
-      if (done === 'cleaned') {
-        core.warning(
-          `${configDir}/config.json was changed during the job by something else, so only this ` +
-            "job's credential helper entries were removed from it instead of restoring it.",
-        );
-      }
-    });
-  }
+  if (state.externalConfigDir) await undoConfigEdit(state, state.externalConfigDir, paths);
+
   if (existsSync(gnupgHome)) {
     if (state.fingerprint) {
       const fingerprint = state.fingerprint;
@@ -77,6 +64,7 @@ async function cleanUp(state: SavedState, paths: WorkPaths): Promise<void> {
     await attempt('Stopping gpg-agent', () => stopAgent(gnupgHome));
   }
   await attempt(`Removing ${workDir}`, () => rm(workDir, { recursive: true, force: true }));
+
   // Post steps of actions used before this one run after it, and must not see a DOCKER_CONFIG
   // that names the folder just removed.
   if (process.env.DOCKER_CONFIG === configDir) {
@@ -85,6 +73,25 @@ async function cleanUp(state: SavedState, paths: WorkPaths): Promise<void> {
     core.info(`DOCKER_CONFIG for later steps: ${previous}`);
   }
   core.info(`Cleaned up in ${Math.round(performance.now() - started)} ms`);
+}
+
+/** Removes main's links from the `config-dir` folder and undoes its edit of config.json. */
+async function undoConfigEdit(state: SavedState, configDir: string, paths: WorkPaths) {
+  const links = state.externalLinks ?? [];
+  if (links.length > 0) {
+    await attempt(`Removing links in ${configDir}`, () => removeLinks(configDir, links));
+  }
+  const { workDir, helperName } = paths;
+  const mode = state.externalConfigMode;
+  await attempt(`Undoing the edit of ${configDir}/config.json`, async () => {
+    const done = await restoreConfig(configDir, workDir, mode, helperName, state.servers ?? []);
+    if (done === 'cleaned') {
+      core.warning(
+        `${configDir}/config.json was changed during the job by something else, so only this ` +
+          "job's credential helper entries were removed from it instead of restoring it.",
+      );
+    }
+  });
 }
 
 /** Runs `docker logout`, or without a docker CLI the helper's `erase`, which it would run. */

@@ -14,7 +14,7 @@ const LINUX_HINT: Record<string, string> = {
 export const BREW_INSTALL = 'brew install gnupg gnu-getopt';
 
 /**
- * Where Homebrew keeps gnu-getopt on Apple silicon and on Intel Macs. The formula is keg-only,
+ * Folders in which Homebrew keeps gnu-getopt on Apple silicon and on Intel Macs. The formula is keg-only,
  * so it is not on PATH; pass 1.7.4 looks for it in these places itself.
  */
 const BREW_GETOPT_DIRS = ['/opt/homebrew/opt/gnu-getopt/bin', '/usr/local/opt/gnu-getopt/bin'];

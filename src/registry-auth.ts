@@ -209,7 +209,7 @@ class BlockListParser {
     }
   }
 
-  /** An error that names the line, counted from 1; `offset` -1 names the line just read. */
+  /** Returns an error that names the line, counted from 1; `offset` -1 names the line just read. */
   private error(problem: string, offset = 0): Error {
     return new Error(
       `Input '${this.inputName}' is not a valid YAML list of registry entries: line ` +

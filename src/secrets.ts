@@ -5,9 +5,10 @@ import * as core from './actions-core.js';
 const registered = new Set<string>();
 
 /**
- * Masks a secret and each form of it that a tool could print: the value without the trailing
- * newline or the surrounding white space that `docker login --password-stdin` drops, each line of a multi-line value (the runner masks
- * line by line), its JSON-escaped form (credential helpers speak JSON) and its base64.
+ * Masks a secret and each form of it that a tool could print. The forms are the value itself,
+ * the value without the trailing newline or the surrounding white space that `docker login
+ * --password-stdin` drops, each line of a multi-line value (the runner masks line by line), its
+ * JSON-escaped form (credential helpers speak JSON) and its base64.
  */
 export function maskSecret(value: string): void {
   const forms = [
