@@ -62,6 +62,7 @@ export function readInputs(): Inputs {
     ];
   }
   for (const login of logins) maskBasicAuth(login.username, login.password);
+  warnAboutRepeats(logins);
 
   return {
     logins,
@@ -130,6 +131,22 @@ export function validatePassword(value: string, label: string): string {
     );
   }
   return value;
+}
+
+/** Warns about registry-auth entries for a registry that an earlier entry already names. */
+function warnAboutRepeats(logins: Login[]): void {
+  const seen = new Map<string, number>();
+  logins.forEach((login, index) => {
+    const first = seen.get(login.registry.server);
+    if (first === undefined) {
+      seen.set(login.registry.server, index + 1);
+    } else {
+      core.warning(
+        `registry-auth entries ${first} and ${index + 1} both name ${login.registry.server}; ` +
+          'the later one replaces the earlier login.',
+      );
+    }
+  });
 }
 
 const ENTRY_KEYS = ['registry', 'username', 'password'];

@@ -222,7 +222,11 @@ async function writeDockerConfig(
     const backupFile = join(plan.workDir, CONFIG_BACKUP);
     const mode = inPlace ? await backUpConfig(configDir, backupFile) : undefined;
     // Only from here on may post restore or delete the config.json of config-dir.
-    saveState({ externalConfigDir: configDir, externalConfigMode: mode });
+    saveState({
+      externalConfigDir: configDir,
+      externalConfigMode: mode,
+      externalConfigCreated: !existsSync(configDir),
+    });
   }
 
   const base = await readConfig(inPlace ? configDir : sourceDir);

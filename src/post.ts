@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { rm } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as core from './actions-core.js';
 import { removeLinks, restoreConfig } from './docker-config.js';
@@ -92,6 +92,8 @@ async function undoConfigEdit(state: SavedState, configDir: string, paths: WorkP
       );
     }
   });
+  // A folder that main created goes again, unless something else now uses it.
+  if (state.externalConfigCreated) await rmdir(configDir).catch(() => undefined);
 }
 
 /** Runs `docker logout`, or without a docker CLI the helper's `erase`, which it would run. */

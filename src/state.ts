@@ -23,6 +23,8 @@ export interface SavedState {
   externalConfigDir?: string;
   /** Permission bits of the config.json of externalConfigDir before main edited it. */
   externalConfigMode?: number;
+  /** Set when main created externalConfigDir itself, so that post removes it if it is empty. */
+  externalConfigCreated?: boolean;
   /** Links that main created in externalConfigDir, to the user's plugin and context folders. */
   externalLinks?: string[];
 }

@@ -249,6 +249,7 @@ describe.skipIf(!canRunDockerd())('job Docker config', { timeout: 300_000 }, () 
     const post = await job.runAction('post');
     expect(post.exitCode, describeResult(post)).toBe(0);
     expect(existsSync(join(dir, 'config.json')), 'config.json after post').toBe(false);
+    expect(existsSync(dir), 'config-dir folder that main created, after post').toBe(false);
   });
 
   test('fresh config-dir keeps plugin and context', async () => {

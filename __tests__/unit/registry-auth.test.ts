@@ -150,6 +150,12 @@ describe('readInputs with registry-auth', () => {
     expect(written.join('')).toContain('::add-mask::p@ss:word');
   });
 
+  it('warns about a repeated registry', () => {
+    setInputs({ 'registry-auth': '- username: a\n  password: b\n- username: c\n  password: d\n' });
+    readInputs();
+    expect(written.join('')).toContain('::warning::registry-auth entries 1 and 2 both name');
+  });
+
   it('defaults an entry without registry to Docker Hub', () => {
     setInputs({ 'registry-auth': '- username: a\n  password: b\n' });
     expect(readInputs().logins[0].registry.server).toBe('https://index.docker.io/v1/');
