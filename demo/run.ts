@@ -25,7 +25,7 @@ function show(title: string, result: StepResult): void {
   console.log(`\n=== ${title} (exit code ${result.exitCode}) ===`);
   const lines = `${result.stdout}${result.stderr}`.split('\n');
   // The runner consumes ::add-mask:: commands, which carry the secrets to mask, so a job log
-  // never shows them; debug lines show only with step debug logging on.
+  // never shows them. Debug lines show only with step debug logging on.
   const masks = lines.filter((line) => line.startsWith('::add-mask::')).length;
   const shown = lines.filter(
     (line) => !line.startsWith('::debug::') && !line.startsWith('::add-mask::'),

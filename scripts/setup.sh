@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the tests and the demo start, as root on Debian 12 or Ubuntu 22.04 and newer:
-# GnuPG, pass, Debian's docker-credential-pass (served by the tests' local release mirror), dockerd
-# (unless one is installed already) and the CNCF distribution registry; then the npm packages,
-# and pass's upstream release tarball from the distribution's source archive (the byte-identical
-# password-store_1.7.4.orig.tar.xz), which the tests serve to the action on runners without pass.
+# Installs what the tests and the demo start, as root on Debian 12 or Ubuntu 22.04 and newer.
+# Those are GnuPG, pass, Debian's docker-credential-pass (served by the tests' local release
+# mirror), dockerd (unless one is installed already) and the CNCF distribution registry. Then it
+# installs the npm packages and fetches pass's upstream release tarball from the distribution's
+# source archive (the byte-identical password-store_1.7.4.orig.tar.xz). The tests serve that
+# tarball to the action on runners without pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +34,7 @@ if ! echo "$sha256  $tarball" | sha256sum --check --status 2>/dev/null; then
   sed 's/^Types: deb$/Types: deb-src/' "$list" >"$sources"
   apt-get update -qq
   download=$(mktemp -d)
-  # The Debian packaging files of the source package can be missing from a mirror; only the
+  # The Debian packaging files of the source package can be missing from a mirror. Only the
   # upstream tarball is needed, so a partial download is fine here.
   (cd "$download" && apt-get source --download-only pass >/dev/null 2>&1) || true
   rm -f "$sources"
