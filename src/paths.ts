@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
  * free. NOTE: the macOS value follows the same rule and was not measured.
  */
 const MAX_SOCKET_PATH = process.platform === 'darwin' ? 102 : 106;
-/** The longest socket name gpg-agent creates in its home. */
+/** Socket name of maximum length among those gpg-agent creates in its home. */
 const LONGEST_AGENT_SOCKET = 'S.gpg-agent.browser';
 
 export interface WorkPaths {

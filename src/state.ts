@@ -1,7 +1,7 @@
 import * as core from './actions-core.js';
 
 /**
- * What the post step needs to clean up. Post runs in a fresh process and receives only these values,
+ * Values that the post step needs to clean up. Post runs in a fresh process and receives only these values,
  * so main saves each one before it creates the thing it names. No value is a secret. Post
  * derives every path inside workDir from workDir itself.
  */

@@ -11,7 +11,10 @@ export interface SummaryFacts {
   logout: boolean;
 }
 
-/** Writes a short Markdown table about the login to the job summary. Never fails the step. */
+/**
+ * Writes a short Markdown table about the login to the job summary. A failure to write it is a
+ * warning, not a failed step.
+ */
 export async function writeSummary(facts: SummaryFacts): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return;
   const cleanup = facts.logout

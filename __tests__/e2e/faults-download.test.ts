@@ -2,7 +2,7 @@
  * End-to-end tests of faults while the action installs docker-credential-pass: a tag the mirror
  * does not have, digests that do not match, a corrupted tool-cache entry, and a mirror that is
  * down or responds with server errors. @actions/tool-cache 4.0 tries a download 3 times and
- * sleeps 10 to 20 s between tries, so the tests of those faults take 20 to 40 s each; they run
+ * sleeps 10 to 20 s between tries, so the tests of those faults take 20 to 40 s each. They run
  * concurrently, each with its own mirror.
  */
 import { createHash, randomBytes } from 'node:crypto';

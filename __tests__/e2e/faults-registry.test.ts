@@ -4,7 +4,7 @@
  * injects the faults and counts the requests. One `docker login` through dockerd 20.10 sends
  * `GET /v2/` without and then with credentials; a reset or a hang ends it at the first request.
  * dockerd gives up on a registry that does not respond after 15 s, so the two hang tests take 15
- * and 30 s; they run concurrently.
+ * and 30 s. They run concurrently.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -255,7 +255,7 @@ describe.skipIf(!canRunDockerd())('action end to end', { timeout: 300_000 }, () 
       loginInputs({ username: user, password: USERS[user] }),
     );
     await expectLoggedIn(job, main, user);
-    // docker login prints this warning only when it writes the password into config.json; the
+    // docker login prints this warning only when it writes the password into config.json. The
     // action logs docker's output at debug level, so the warning would show there.
     expect(outputOf(main)).not.toMatch(/stored unencrypted/i);
     expect(main.stdout).toMatch(/::debug::Login Succeeded/);

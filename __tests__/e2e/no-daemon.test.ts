@@ -5,9 +5,9 @@
  * through the helper, so that a daemon that a later step starts can push with them.
  *
  * The token registry is a distribution registry with `auth: token`, and the token server is
- * `startTokenServer`. Distribution 2.8.2 accepted its ES256 tokens with the signing certificate in
- * an `x5c` header and with a libtrust `kid` of a key whose certificate is in the rootcertbundle;
- * the first describe block checks both against the registry directly.
+ * `startTokenServer`. Distribution 2.8.2 accepted its ES256 tokens in two forms: with the signing
+ * certificate in an `x5c` header, and with a libtrust `kid` of a key whose certificate is in the
+ * rootcertbundle. The first describe block checks both against the registry directly.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';

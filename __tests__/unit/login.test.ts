@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyLoginFailure } from '../../src/login.js';
 
 // Last lines of real `docker login` failures: docker CLI 28 logging in on the client side, and
-// dockerd 20.10 answering for it.
+// dockerd 20.10 responding for it.
 const HTTP_NOTE =
   'time="2026-12-04T15:48:38Z" level=info msg="Error logging in to endpoint, trying next ' +
   'endpoint" error="Get \\"https://127.0.0.1:15000/v2/\\": http: server gave HTTP response to ' +
