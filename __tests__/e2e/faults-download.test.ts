@@ -7,23 +7,20 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { annotations, runnerTempFiles, runPostAndExpectClean } from '../support/cleanup.js';
 import { describeResult } from '../support/exec.js';
 import { walkTree } from '../support/inspect.js';
+import { startServices, type Services } from '../support/action.js';
 import { Job } from '../support/runner.js';
 import {
   canRunDockerd,
   freePort,
   makeImage,
-  startDockerd,
   startMirror,
-  startRegistry,
   type Dockerd,
   type Mirror,
   type MirrorRequest,
@@ -57,29 +54,24 @@ function retrySleeps(output: string): number[] {
 }
 
 describe.skipIf(!canRunDockerd())('helper download faults', { timeout: 120_000 }, () => {
-  let root: string;
   let dockerd: Dockerd;
   let registry: Registry;
   let mirror: Mirror;
   const jobs: Job[] = [];
 
+  let services: Services | undefined;
+
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'dpl-fd-'));
-    [dockerd, registry, mirror] = await Promise.all([
-      startDockerd(join(root, 'docker')),
-      startRegistry(join(root, 'registry'), { [USER]: PASSWORD }),
-      startMirror({ tag: TAG }),
-    ]);
+    services = await startServices([{ [USER]: PASSWORD }]);
+    ({ dockerd, mirror } = services);
+    registry = services.registries[0];
   });
 
   afterEach(() => mirror.clearFaults());
 
   afterAll(async () => {
     for (const job of jobs) await job.dispose();
-    await mirror?.stop();
-    await registry?.stop();
-    await dockerd?.stop();
-    await rm(root, { recursive: true, force: true });
+    await services?.stop();
   });
 
   async function newJob(): Promise<Job> {

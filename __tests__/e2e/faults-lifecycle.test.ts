@@ -6,8 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -20,13 +19,11 @@ import {
 import { describeResult } from '../support/exec.js';
 import { findProcessesMentioning, isRunning } from '../support/inspect.js';
 import { startRegistryProxy, type RegistryProxy } from '../support/proxy.js';
+import { startServices, type Services } from '../support/action.js';
 import { Job, type StepResult } from '../support/runner.js';
 import {
   canRunDockerd,
   makeImage,
-  startDockerd,
-  startMirror,
-  startRegistry,
   type Dockerd,
   type Mirror,
   type Registry,
@@ -62,13 +59,12 @@ describe.skipIf(!canRunDockerd())('job lifecycle faults', { timeout: 120_000 }, 
   const jobs: Job[] = [];
   const proxies: RegistryProxy[] = [];
 
+  let services: Services | undefined;
+
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'dpl-fl-'));
-    [dockerd, registry, mirror] = await Promise.all([
-      startDockerd(join(root, 'docker')),
-      startRegistry(join(root, 'registry'), { [USER]: PASSWORD }),
-      startMirror({ tag: TAG }),
-    ]);
+    services = await startServices([{ [USER]: PASSWORD }]);
+    ({ root, dockerd, mirror } = services);
+    registry = services.registries[0];
   });
 
   afterEach(() => mirror.clearFaults());
@@ -76,10 +72,7 @@ describe.skipIf(!canRunDockerd())('job lifecycle faults', { timeout: 120_000 }, 
   afterAll(async () => {
     for (const job of jobs) await job.dispose();
     for (const proxy of proxies) await proxy.stop();
-    await mirror?.stop();
-    await registry?.stop();
-    await dockerd?.stop();
-    await rm(root, { recursive: true, force: true });
+    await services?.stop();
   });
 
   async function newJob(): Promise<Job> {

@@ -7,20 +7,15 @@
  * and 30 s. They run concurrently.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { annotations, runPostAndExpectClean } from '../support/cleanup.js';
 import { describeResult } from '../support/exec.js';
 import { startRegistryProxy, type ProxyRequest, type RegistryProxy } from '../support/proxy.js';
+import { startServices, type Services } from '../support/action.js';
 import { Job } from '../support/runner.js';
 import {
   canRunDockerd,
   makeImage,
-  startDockerd,
-  startMirror,
-  startRegistry,
   type Dockerd,
   type Mirror,
   type Registry,
@@ -49,29 +44,24 @@ function attemptStarts(requests: ProxyRequest[]): number[] {
 }
 
 describe.skipIf(!canRunDockerd())('registry faults', { timeout: 120_000 }, () => {
-  let root: string;
   let dockerd: Dockerd;
   let registry: Registry;
   let mirror: Mirror;
   const jobs: Job[] = [];
   const proxies: RegistryProxy[] = [];
 
+  let services: Services | undefined;
+
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'dpl-fr-'));
-    [dockerd, registry, mirror] = await Promise.all([
-      startDockerd(join(root, 'docker')),
-      startRegistry(join(root, 'registry'), { [USER]: PASSWORD }),
-      startMirror({ tag: TAG }),
-    ]);
+    services = await startServices([{ [USER]: PASSWORD }]);
+    ({ dockerd, mirror } = services);
+    registry = services.registries[0];
   });
 
   afterAll(async () => {
     for (const job of jobs) await job.dispose();
     for (const proxy of proxies) await proxy.stop();
-    await mirror?.stop();
-    await registry?.stop();
-    await dockerd?.stop();
-    await rm(root, { recursive: true, force: true });
+    await services?.stop();
   });
 
   /** Starts a job and a proxy of its own in front of the registry. */

@@ -5,20 +5,17 @@
  * shim script in its place where the test needs one.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { annotations, runPostAndExpectClean } from '../support/cleanup.js';
 import { describeResult, findExecutable } from '../support/exec.js';
 import { startRegistryProxy } from '../support/proxy.js';
+import { startServices, type Services } from '../support/action.js';
 import { Job } from '../support/runner.js';
 import {
   canRunDockerd,
   makeImage,
-  startDockerd,
-  startMirror,
-  startRegistry,
   type Dockerd,
   type Mirror,
   type Registry,
@@ -54,21 +51,17 @@ describe.skipIf(!canRunDockerd())('missing and unsuitable tools', { timeout: 120
   let mirror: Mirror;
   const jobs: Job[] = [];
 
+  let services: Services | undefined;
+
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'dpl-ft-'));
-    [dockerd, registry, mirror] = await Promise.all([
-      startDockerd(join(root, 'docker')),
-      startRegistry(join(root, 'registry'), { [USER]: PASSWORD }),
-      startMirror({ tag: TAG }),
-    ]);
+    services = await startServices([{ [USER]: PASSWORD }]);
+    ({ root, dockerd, mirror } = services);
+    registry = services.registries[0];
   });
 
   afterAll(async () => {
     for (const job of jobs) await job.dispose();
-    await mirror?.stop();
-    await registry?.stop();
-    await dockerd?.stop();
-    await rm(root, { recursive: true, force: true });
+    await services?.stop();
   });
 
   /**
